@@ -1,0 +1,7 @@
+//! DNS: the lookup trait and its implementations.
+
+mod lookup;
+pub mod zone;
+
+pub use lookup::{Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecords};
+pub use zone::Zone;

@@ -1,0 +1,52 @@
+//! Errors for caller misuse and setup; SPF outcomes are values, not errors.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Errors from misuse (an IP that is not an IP) or setup (a zone file that
+/// cannot be read). SPF results, `permerror` and `temperror` included, are
+/// never errors: they are [`crate::Evaluation`]s.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client IP string is not an IPv4 or IPv6 address.
+    #[error("invalid IP address {0:?}")]
+    InvalidIp(String),
+    /// The sender address is not usable.
+    #[error("invalid sender {0:?}: {1}")]
+    InvalidSender(String, &'static str),
+    /// A zone file could not be read.
+    #[error("cannot read zone file {path}: {source}")]
+    ZoneIo {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: Arc<std::io::Error>,
+    },
+    /// A zone file could not be parsed.
+    #[error("invalid zone file {path}: {message}")]
+    ZoneSyntax {
+        /// The file (or `<string>`).
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Parses a client IP address as given by a caller. IPv4-mapped IPv6
+/// addresses are returned as IPv4 (RFC 7208 §5: they "MUST be treated as IPv4").
+pub fn parse_ip(text: &str) -> Result<IpAddr, Error> {
+    let ip: IpAddr = text.trim().parse().map_err(|_| Error::InvalidIp(text.to_string()))?;
+    Ok(normalize_ip(ip))
+}
+
+/// Returns IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) as IPv4.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
+}

@@ -1,0 +1,106 @@
+//! The machine-readable trace of a check: each step, each query, and the
+//! budget each include spent.
+
+use crate::dns::RecordType;
+use crate::eval::SpfResult;
+
+/// What a DNS query returned, as the trace records it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueryOutcome {
+    /// Records came back (rendered as text).
+    Answer {
+        /// The records.
+        records: Vec<String>,
+    },
+    /// NXDOMAIN.
+    NxDomain,
+    /// The name exists, with no records of this type.
+    NoData,
+    /// Temporary failure.
+    TempError {
+        /// Description.
+        error: String,
+    },
+}
+
+/// One step of an evaluation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TraceEvent {
+    /// check_host() starts for a domain: the initial domain, an include
+    /// target, or a redirect target.
+    Enter {
+        /// Recursion depth (0 for the checked domain).
+        depth: u32,
+        /// The domain.
+        domain: String,
+        /// `check`, `include` or `redirect`.
+        via: &'static str,
+    },
+    /// A DNS query and its outcome.
+    Query {
+        /// Depth of the record that caused it.
+        depth: u32,
+        /// The name queried.
+        name: String,
+        /// The type.
+        rtype: RecordType,
+        /// What came back.
+        outcome: QueryOutcome,
+    },
+    /// The SPF record selected at a domain.
+    Record {
+        /// Depth.
+        depth: u32,
+        /// The domain.
+        domain: String,
+        /// The record text.
+        record: String,
+    },
+    /// No SPF record was selected, and why (e.g. a `v-spf1` typo).
+    NoRecord {
+        /// Depth.
+        depth: u32,
+        /// The domain.
+        domain: String,
+        /// Why none was selected.
+        detail: String,
+    },
+    /// A term was evaluated.
+    Term {
+        /// Depth.
+        depth: u32,
+        /// The domain whose record holds the term.
+        domain: String,
+        /// The term as it prints.
+        term: String,
+        /// Whether it matched.
+        matched: bool,
+        /// DNS-querying terms counted so far in the check, after this term.
+        dns_lookups: u32,
+        /// Void lookups counted so far in the check, after this term.
+        void_lookups: u32,
+    },
+    /// check_host() for a domain finished.
+    Leave {
+        /// Depth.
+        depth: u32,
+        /// The domain.
+        domain: String,
+        /// Its result.
+        result: SpfResult,
+        /// DNS-querying terms spent inside this domain's evaluation,
+        /// including nested includes and redirects.
+        dns_lookups_spent: u32,
+        /// Void lookups spent inside it.
+        void_lookups_spent: u32,
+    },
+    /// The explanation step on `fail` (§6.2).
+    Explanation {
+        /// The domain whose `exp=` was used, if any.
+        domain: String,
+        /// What happened: the text, or why the default was used.
+        detail: String,
+    },
+}

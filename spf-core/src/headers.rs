@@ -1,0 +1,1 @@
+//! Received-SPF (RFC 7208 §9.1) and Authentication-Results (RFC 8601) headers.

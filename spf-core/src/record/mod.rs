@@ -1,0 +1,206 @@
+//! SPF records: the typed form, the parser and the printer.
+
+mod display;
+mod parse;
+mod term;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use term::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Span, Term};
+
+
+
+/// A parsed SPF record (RFC 7208 §4.6.1).
+///
+/// Parse with [`Record::parse`] (or `str::parse`); print with `Display`,
+/// which re-parses to an equal record. Equality compares the terms, not
+/// where they stood in the text.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub(crate) terms: Vec<Term>,
+    pub(crate) spans: Vec<Span>,
+    /// Index into `terms` of the `redirect` modifier, if any.
+    pub(crate) redirect: Option<usize>,
+    /// Index into `terms` of the `exp` modifier, if any.
+    pub(crate) exp: Option<usize>,
+    /// Whether an `all` mechanism appears (then `redirect` is ignored, §6.1).
+    pub(crate) has_all: bool,
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.terms == other.terms
+    }
+}
+impl Eq for Record {}
+
+impl Record {
+    /// Parses a record, starting with its `v=spf1` version section.
+    ///
+    /// Any syntax error anywhere makes the whole record invalid (§4.6): the
+    /// error names the offending term and its byte offset.
+    pub fn parse(text: &str) -> Result<Record, ParseError> {
+        parse::parse_record(text.as_bytes())
+    }
+
+    /// Parses a record given as raw bytes (as TXT data arrives from DNS).
+    /// Anything outside 7-bit ASCII is a syntax error at its offset.
+    pub fn parse_bytes(text: &[u8]) -> Result<Record, ParseError> {
+        parse::parse_record(text)
+    }
+
+    /// The terms, in record order.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// Each term with where it stood in the parsed text.
+    pub fn terms_with_spans(&self) -> impl Iterator<Item = (&Term, Span)> {
+        self.terms.iter().zip(self.spans.iter().copied())
+    }
+
+    /// The `redirect=` target, if any.
+    pub fn redirect(&self) -> Option<&DomainSpec> {
+        match self.redirect.map(|i| &self.terms[i]) {
+            Some(Term::Modifier(Modifier::Redirect(d))) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The `exp=` target, if any.
+    pub fn exp(&self) -> Option<&DomainSpec> {
+        match self.exp.map(|i| &self.terms[i]) {
+            Some(Term::Modifier(Modifier::Exp(d))) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether the record has an `all` mechanism.
+    pub fn has_all(&self) -> bool {
+        self.has_all
+    }
+}
+
+impl std::str::FromStr for Record {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Record::parse(s)
+    }
+}
+
+/// A syntax error in a record, with the place it was found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[error("{kind} in term {term:?} at byte {offset}")]
+pub struct ParseError {
+    /// Byte offset of the offending term (or of the offending byte, for
+    /// errors outside a term) in the record text.
+    pub offset: usize,
+    /// The offending term, as written (lossily decoded when not UTF-8).
+    pub term: String,
+    /// What is wrong.
+    pub kind: ParseErrorKind,
+}
+
+/// The kinds of record syntax error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The record does not start with `v=spf1` followed by a space or its end.
+    #[error("not an SPF version 1 record")]
+    NotSpf1,
+    /// A byte outside printable 7-bit ASCII (§4.5: records are ASCII; §12: terms
+    /// are separated by spaces only).
+    #[error("byte 0x{byte:02x} is not allowed in an SPF record")]
+    InvalidByte {
+        /// The byte.
+        byte: u8,
+    },
+    /// A term that is neither a known mechanism nor a well-formed modifier.
+    #[error("unknown mechanism")]
+    UnknownMechanism,
+    /// A mechanism that takes no argument was given one, or vice versa.
+    #[error("invalid argument for {mechanism}")]
+    InvalidArgument {
+        /// The mechanism's name.
+        mechanism: &'static str,
+    },
+    /// A required domain-spec is missing or empty.
+    #[error("empty domain-spec")]
+    EmptyDomain,
+    /// A domain-spec that does not end in a macro or a valid top label.
+    #[error("domain-spec must end in a macro or a valid top-level label")]
+    InvalidDomainEnd,
+    /// A CIDR length that is malformed or out of range.
+    #[error("invalid CIDR length")]
+    InvalidCidr,
+    /// An `ip4:`/`ip6:` network that is not an address.
+    #[error("invalid IP address")]
+    InvalidIp,
+    /// A bad macro (§7.1).
+    #[error("invalid macro: {0}")]
+    Macro(#[from] crate::macros::MacroError),
+    /// An invalid modifier name.
+    #[error("invalid modifier name")]
+    InvalidModifierName,
+    /// `redirect` or `exp` given twice (§6).
+    #[error("{modifier} appears more than once")]
+    DuplicateModifier {
+        /// The modifier's name.
+        modifier: &'static str,
+    },
+}
+
+/// The outcome of SPF record selection among a name's TXT records
+/// (RFC 7208 §4.5), parsed once and cached with the TXT answer.
+#[derive(Clone, Debug)]
+pub enum SpfSelection {
+    /// No record starts with `v=spf1`.
+    None,
+    /// Exactly one record; parsed, or the syntax error found in it.
+    One(Result<Arc<Record>, ParseError>),
+    /// More than one record starts with `v=spf1` (a permerror).
+    Multiple(usize),
+}
+
+impl SpfSelection {
+    /// Selects among a TXT answer's records.
+    pub fn select(txt: &crate::dns::TxtRecords) -> SpfSelection {
+        let mut found: Option<Vec<u8>> = None;
+        let mut count = 0usize;
+        for record in txt.joined() {
+            if is_spf1(&record) {
+                count += 1;
+                if found.is_none() {
+                    found = Some(record);
+                }
+            }
+        }
+        match (count, found) {
+            (1, Some(text)) => SpfSelection::One(Record::parse_bytes(&text).map(Arc::new)),
+            (0, _) | (_, None) => SpfSelection::None,
+            (n, _) => SpfSelection::Multiple(n),
+        }
+    }
+}
+
+/// Whether a TXT record begins with the version section `v=spf1`,
+/// terminated by a space or the end of the record (§4.5). ABNF literals are
+/// case-insensitive, so `V=SPF1` is one too.
+pub fn is_spf1(record: &[u8]) -> bool {
+    record.len() >= 6
+        && record[..6].eq_ignore_ascii_case(b"v=spf1")
+        && (record.len() == 6 || record[6] == b' ')
+}
+
+impl fmt::Display for SpfSelection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpfSelection::None => f.write_str("no SPF record"),
+            SpfSelection::One(Ok(r)) => write!(f, "{r}"),
+            SpfSelection::One(Err(e)) => write!(f, "invalid SPF record: {e}"),
+            SpfSelection::Multiple(n) => write!(f, "{n} SPF records"),
+        }
+    }
+}
