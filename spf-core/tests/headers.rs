@@ -1,0 +1,1 @@
+//! Tests of the Received-SPF and Authentication-Results headers.

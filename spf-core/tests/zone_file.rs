@@ -1,0 +1,1 @@
+//! Tests of the in-memory zone and its master-file loader.
