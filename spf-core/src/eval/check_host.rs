@@ -1,10 +1,16 @@
 //! The check_host() function of RFC 7208 §4.
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dns::Lookup;
-use crate::eval::{Evaluation, Limits};
-use crate::macros::MacroString;
+use super::trace;
+use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records};
+use crate::error::normalize_ip;
+use crate::eval::{Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, VoidCounting};
+use crate::macros::{MacroContext, MacroLetter, MacroString, MacroVars, truncate_domain, write_dotted_ip};
+use crate::record::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term};
 
 /// Which identity a check is about (RFC 7208 §2.3, §2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -86,18 +92,32 @@ impl<L: Lookup> Evaluator<L> {
         &self.options
     }
 
-    /// Checks the MAIL FROM identity (§2.4). An empty `mail_from` is the null
-    /// reverse-path: then `postmaster@<helo>` is checked. An address without
-    /// a local part (`@example.com`) gets `postmaster` (§4.3).
+    /// Checks the MAIL FROM identity (§2.4). An empty `mail_from` (or `<>`)
+    /// is the null reverse-path: then `postmaster@<helo>` is checked. An
+    /// address without a local part (`@example.com`) gets `postmaster`
+    /// (§4.3); so does a bare domain without `@`.
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let _ = (ip, mail_from, helo);
-        unimplemented!()
+        let mail_from = mail_from.trim();
+        let mail_from = mail_from
+            .strip_prefix('<')
+            .and_then(|m| m.strip_suffix('>'))
+            .unwrap_or(mail_from);
+        if mail_from.is_empty() {
+            let sender = format!("postmaster@{helo}");
+            return self.check_host(ip, helo, &sender, helo, Identity::MailFrom).await;
+        }
+        let (local, domain) = match mail_from.rsplit_once('@') {
+            Some((local, domain)) => (local, domain),
+            None => ("", mail_from),
+        };
+        let sender = if local.is_empty() { format!("postmaster@{domain}") } else { mail_from.to_string() };
+        self.check_host(ip, domain, &sender, helo, Identity::MailFrom).await
     }
 
     /// Checks the HELO identity (§2.3): `<sender>` is `postmaster@<helo>`.
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        let _ = (ip, helo);
-        unimplemented!()
+        let sender = format!("postmaster@{helo}");
+        self.check_host(ip, helo, &sender, helo, Identity::Helo).await
     }
 
     /// The check_host() function (§4): `<ip>`, `<domain>`, `<sender>`, plus
@@ -110,7 +130,772 @@ impl<L: Lookup> Evaluator<L> {
         helo: &str,
         identity: Identity,
     ) -> Evaluation {
-        let _ = (ip, domain, sender, helo, identity);
-        unimplemented!()
+        let ip = normalize_ip(ip);
+        let (local_part, sender_domain) = match sender.rsplit_once('@') {
+            Some(("", d)) => ("postmaster", d),
+            Some((l, d)) => (l, d),
+            None => ("postmaster", sender),
+        };
+        let timestamp = self.options.timestamp.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        });
+        let mut run = Run {
+            ev: self,
+            ip,
+            sender,
+            local_part,
+            sender_domain,
+            helo,
+            receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
+            timestamp,
+            dns_terms: 0,
+            void: 0,
+            trace: Vec::new(),
+            validated_name: None,
+        };
+        let outcome = run.run(domain).await;
+        let explanation = if outcome.result == SpfResult::Fail {
+            Some(run.explanation(outcome.exp_from.as_ref(), domain).await)
+        } else {
+            None
+        };
+        Evaluation {
+            result: outcome.result,
+            identity,
+            ip,
+            sender: sender.to_string(),
+            helo: (!helo.is_empty()).then(|| helo.to_string()),
+            domain: normalize_domain(domain),
+            explanation,
+            matched: outcome.matched,
+            reason: outcome.reason,
+            dns_lookups: run.dns_terms,
+            void_lookups: run.void,
+            trace: run.trace,
+        }
     }
+}
+
+/// Lower-cases a domain and drops one trailing dot.
+fn normalize_domain(domain: &str) -> String {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    d.to_ascii_lowercase()
+}
+
+/// Whether `name` (no trailing dot) can be a DNS name that SPF queries: at
+/// most 253 octets, labels of 1 to 63 visible ASCII characters, and (for
+/// `<domain>`, §4.3) at least two labels.
+fn valid_name(name: &str, multi_label: bool) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+        && name.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && (!multi_label || name.contains('.'))
+        && !name.starts_with('[')
+}
+
+/// How check_host() for one domain was entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Check,
+    Include,
+    Redirect,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Check => "check",
+            Via::Include => "include",
+            Via::Redirect => "redirect",
+        }
+    }
+}
+
+/// One check_host() invocation in progress.
+struct Frame {
+    domain: String,
+    record: Arc<Record>,
+    next: usize,
+    via: Via,
+    depth: u32,
+    dns_at_entry: u32,
+    void_at_entry: u32,
+}
+
+/// The result of a (nested) check_host().
+struct Outcome {
+    result: SpfResult,
+    reason: Option<Reason>,
+    matched: Option<Matched>,
+    /// The record (and its domain) whose `exp=` explains a `fail`.
+    exp_from: Option<(Arc<Record>, String)>,
+}
+
+impl Outcome {
+    fn error(result: SpfResult, reason: Reason) -> Outcome {
+        Outcome { result, reason: Some(reason), matched: None, exp_from: None }
+    }
+}
+
+/// A mechanism's outcome.
+enum TermOutcome {
+    Match,
+    NoMatch,
+    Error(SpfResult, Reason),
+}
+
+/// The state of one check.
+struct Run<'a, L> {
+    ev: &'a Evaluator<L>,
+    ip: IpAddr,
+    sender: &'a str,
+    local_part: &'a str,
+    sender_domain: &'a str,
+    helo: &'a str,
+    receiver: &'a str,
+    timestamp: u64,
+    dns_terms: u32,
+    void: u32,
+    trace: Vec<TraceEvent>,
+    /// `%{p}`, computed at most once per check.
+    validated_name: Option<String>,
+}
+
+impl<L: Lookup> Run<'_, L> {
+    fn limits(&self) -> &Limits {
+        &self.ev.options.limits
+    }
+
+    fn tracing(&self) -> bool {
+        self.ev.options.trace
+    }
+
+    fn vars<'b>(&'b self, domain: &'b str) -> MacroVars<'b> {
+        MacroVars {
+            sender: self.sender,
+            local_part: self.local_part,
+            sender_domain: self.sender_domain,
+            domain,
+            ip: self.ip,
+            helo: self.helo,
+            receiver: self.receiver,
+            timestamp: self.timestamp,
+            validated_name: self.validated_name.as_deref().unwrap_or("unknown"),
+        }
+    }
+
+    async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
+        let result = self.ev.lookup.lookup(name, rtype).await;
+        if self.tracing() {
+            let outcome = trace::render_outcome(&result);
+            self.trace.push(TraceEvent::Query { depth, name: name.to_string(), rtype, outcome });
+        }
+        result
+    }
+
+    /// Counts a DNS-querying term, before its query is sent (§4.6.4).
+    fn charge_term(&mut self, term: &dyn fmt::Display, domain: &str) -> Result<(), Reason> {
+        self.dns_terms += 1;
+        if self.dns_terms > self.limits().dns_terms {
+            return Err(Reason::Limit {
+                limit: LimitKind::DnsTerms,
+                max: self.limits().dns_terms,
+                term: term.to_string(),
+                domain: domain.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a void lookup (§4.6.4).
+    fn charge_void(&mut self, term: &dyn fmt::Display, domain: &str) -> Result<(), Reason> {
+        self.void += 1;
+        if self.void > self.limits().void_lookups {
+            return Err(Reason::Limit {
+                limit: LimitKind::VoidLookups,
+                max: self.limits().void_lookups,
+                term: term.to_string(),
+                domain: domain.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Expands a domain-spec into a name to query (§7.3: lower case, no
+    /// trailing dot, shortened to 253 characters). `None` when the result
+    /// cannot be a DNS name.
+    async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<String> {
+        if let Some(literal) = spec.literal() {
+            return valid_name(literal, false).then(|| literal.to_string());
+        }
+        if spec.macro_string().uses(MacroLetter::ValidatedName) {
+            self.compute_validated_name(domain, depth).await;
+        }
+        let mut name = spec.macro_string().expand(&self.vars(domain));
+        name.make_ascii_lowercase();
+        if name.ends_with('.') {
+            name.pop();
+        }
+        let keep = truncate_domain(&name).len();
+        name.drain(..name.len() - keep);
+        valid_name(&name, false).then_some(name)
+    }
+
+    /// The evaluation loop: check_host() for `domain` and everything it
+    /// includes or redirects to, without recursion.
+    async fn run(&mut self, domain: &str) -> Outcome {
+        let domain = normalize_domain(domain);
+        if self.tracing() {
+            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.clone(), via: "check" });
+        }
+        // §4.3: a malformed or single-label <domain> gives "none" at once.
+        if !valid_name(&domain, true) {
+            return self.leave_early(Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.clone() }), &domain, 0);
+        }
+        let record = match self.fetch_record(&domain, 0).await {
+            Ok(record) => record,
+            Err((outcome, _)) => return self.leave_early(outcome, &domain, 0),
+        };
+        let mut stack = vec![Frame {
+            domain,
+            record,
+            next: 0,
+            via: Via::Check,
+            depth: 0,
+            dns_at_entry: 0,
+            void_at_entry: 0,
+        }];
+        loop {
+            let Some(frame) = stack.last_mut() else {
+                // `finish` returns the outcome when it empties the stack.
+                return Outcome::error(SpfResult::PermError, Reason::Deadline);
+            };
+            let depth = frame.depth;
+            let record = Arc::clone(&frame.record);
+            let domain = frame.domain.clone();
+            let index = frame.next;
+            frame.next += 1;
+            let finished = match record.terms().get(index) {
+                Some(Term::Modifier(_)) => continue,
+                Some(Term::Directive(directive)) => {
+                    if let Mechanism::Include(spec) = &directive.mechanism {
+                        match self.enter(directive, spec, &domain, depth, Via::Include).await {
+                            Ok(frame) => {
+                                stack.push(frame);
+                                continue;
+                            }
+                            Err(outcome) => outcome,
+                        }
+                    } else {
+                        match self.mechanism(directive, &domain, depth).await {
+                            TermOutcome::NoMatch => continue,
+                            TermOutcome::Match => matched(directive, &record, &domain),
+                            TermOutcome::Error(result, reason) => Outcome::error(result, reason),
+                        }
+                    }
+                }
+                // §6.1: redirect applies when no mechanism matched, and is
+                // ignored when the record has an "all" mechanism.
+                None => match record.redirect().filter(|_| !record.has_all()) {
+                    Some(spec) => {
+                        let term = Modifier::Redirect(spec.clone());
+                        match self.enter(&term, spec, &domain, depth, Via::Redirect).await {
+                            Ok(frame) => {
+                                stack.push(frame);
+                                continue;
+                            }
+                            Err(outcome) => outcome,
+                        }
+                    }
+                    // §4.7: no match and no redirect: neutral.
+                    None => Outcome { result: SpfResult::Neutral, reason: None, matched: None, exp_from: None },
+                },
+            };
+            if let Some(done) = self.finish(&mut stack, finished) {
+                return done;
+            }
+        }
+    }
+
+    /// Emits the trace for a check that ended before any record was evaluated.
+    fn leave_early(&mut self, outcome: Outcome, domain: &str, depth: u32) -> Outcome {
+        if self.tracing() {
+            self.trace.push(TraceEvent::Leave {
+                depth,
+                domain: domain.to_string(),
+                result: outcome.result,
+                dns_lookups_spent: 0,
+                void_lookups_spent: 0,
+            });
+        }
+        outcome
+    }
+
+    /// Starts check_host() for an include or redirect target: counts the
+    /// term, expands the target and fetches its record.
+    async fn enter(
+        &mut self,
+        term: &dyn fmt::Display,
+        spec: &DomainSpec,
+        domain: &str,
+        depth: u32,
+        via: Via,
+    ) -> Result<Frame, Outcome> {
+        if let Err(reason) = self.charge_term(term, domain) {
+            return Err(Outcome::error(SpfResult::PermError, reason));
+        }
+        let dns_at_entry = self.dns_terms - 1;
+        let void_at_entry = self.void;
+        let missing = |target: String| match via {
+            Via::Redirect => Reason::RedirectNone { target },
+            _ => Reason::IncludeNone { term: term.to_string(), target },
+        };
+        let Some(target) = self.target(spec, domain, depth).await else {
+            // §6.1: a malformed target name is "none", which is a permerror
+            // for include (§5.2) and redirect (§6.1) alike.
+            let shown = spec.to_string();
+            if let Err(reason) = self.charge_void(term, domain) {
+                return Err(Outcome::error(SpfResult::PermError, reason));
+            }
+            return Err(Outcome::error(SpfResult::PermError, missing(shown)));
+        };
+        if self.tracing() {
+            self.trace.push(TraceEvent::Enter { depth: depth + 1, domain: target.clone(), via: via.as_str() });
+        }
+        match self.fetch_record(&target, depth + 1).await {
+            Ok(record) => Ok(Frame { domain: target, record, next: 0, via, depth: depth + 1, dns_at_entry, void_at_entry }),
+            Err((outcome, void)) => {
+                let outcome = match outcome.result {
+                    SpfResult::None => {
+                        let void = if void { self.charge_void(term, domain).err() } else { None };
+                        Outcome::error(SpfResult::PermError, void.unwrap_or_else(|| missing(target.clone())))
+                    }
+                    _ => outcome,
+                };
+                if self.tracing() {
+                    self.trace.push(TraceEvent::Leave {
+                        depth: depth + 1,
+                        domain: target,
+                        result: outcome.result,
+                        dns_lookups_spent: 0,
+                        void_lookups_spent: self.void - void_at_entry,
+                    });
+                }
+                Err(outcome)
+            }
+        }
+    }
+
+    /// Ends the innermost frame with `outcome` and applies it to the frames
+    /// below. Returns the final outcome when the stack is empty, `None` when
+    /// evaluation resumes in an including record.
+    fn finish(&mut self, stack: &mut Vec<Frame>, mut outcome: Outcome) -> Option<Outcome> {
+        loop {
+            let frame = stack.pop()?;
+            if self.tracing() {
+                self.trace.push(TraceEvent::Leave {
+                    depth: frame.depth,
+                    domain: frame.domain.clone(),
+                    result: outcome.result,
+                    dns_lookups_spent: self.dns_terms - frame.dns_at_entry,
+                    void_lookups_spent: self.void - frame.void_at_entry,
+                });
+            }
+            match frame.via {
+                Via::Check => return Some(outcome),
+                // §6.1: the redirect target's result is the result; "none"
+                // there is a permerror.
+                Via::Redirect => {
+                    if outcome.result == SpfResult::None {
+                        outcome = Outcome::error(SpfResult::PermError, Reason::RedirectNone { target: frame.domain });
+                    }
+                }
+                // §5.2: the include's result decides whether it matches.
+                Via::Include => {
+                    let parent = stack.last()?;
+                    let Some(Term::Directive(directive)) = parent.record.terms().get(parent.next - 1) else {
+                        return Some(outcome);
+                    };
+                    match outcome.result {
+                        SpfResult::Pass => {
+                            self.trace_term(directive, parent, true);
+                            outcome = matched(directive, &parent.record, &parent.domain);
+                        }
+                        SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => {
+                            self.trace_term(directive, parent, false);
+                            return None;
+                        }
+                        SpfResult::None => {
+                            let reason = Reason::IncludeNone { term: directive.to_string(), target: frame.domain };
+                            outcome = Outcome::error(SpfResult::PermError, reason);
+                        }
+                        SpfResult::TempError | SpfResult::PermError => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn trace_term(&mut self, directive: &Directive, frame: &Frame, matched: bool) {
+        if self.tracing() {
+            self.trace.push(TraceEvent::Term {
+                depth: frame.depth,
+                domain: frame.domain.clone(),
+                term: directive.to_string(),
+                matched,
+                dns_lookups: self.dns_terms,
+                void_lookups: self.void,
+            });
+        }
+    }
+
+    /// §4.4 and §4.5: the TXT lookup and record selection.
+    /// On failure, the outcome and whether the TXT query itself was void
+    /// (NXDOMAIN or no data).
+    async fn fetch_record(&mut self, domain: &str, depth: u32) -> Result<Arc<Record>, (Outcome, bool)> {
+        let txt = match self.query(domain, RecordType::Txt, depth).await {
+            Ok(Answer { records: Records::Txt(txt), .. }) => txt,
+            Ok(_) => return Err((self.no_record(domain, depth, "the answer held no TXT records".to_string()), true)),
+            Err(LookupError::Temporary(failure)) => {
+                let reason = Reason::Dns { name: domain.to_string(), rtype: RecordType::Txt, failure };
+                return Err((Outcome::error(SpfResult::TempError, reason), false));
+            }
+            Err(LookupError::NxDomain { .. }) => {
+                return Err((self.no_record(domain, depth, "the domain does not exist (NXDOMAIN)".to_string()), true));
+            }
+            Err(LookupError::NoData { .. }) => {
+                return Err((self.no_record(domain, depth, "the domain has no TXT records".to_string()), true));
+            }
+        };
+        match txt.spf() {
+            SpfSelection::One(Ok(record)) => {
+                if self.tracing() {
+                    self.trace.push(TraceEvent::Record { depth, domain: domain.to_string(), record: record.to_string() });
+                }
+                Ok(Arc::clone(record))
+            }
+            SpfSelection::One(Err(error)) => {
+                let reason = Reason::Syntax { domain: domain.to_string(), error: error.clone() };
+                Err((Outcome::error(SpfResult::PermError, reason), false))
+            }
+            SpfSelection::Multiple(count) => {
+                let reason = Reason::MultipleRecords { domain: domain.to_string(), count: *count };
+                Err((Outcome::error(SpfResult::PermError, reason), false))
+            }
+            SpfSelection::None => {
+                let detail = trace::describe_non_spf(&txt);
+                Err((self.no_record(domain, depth, detail), false))
+            }
+        }
+    }
+
+    fn no_record(&mut self, domain: &str, depth: u32, detail: String) -> Outcome {
+        if self.tracing() {
+            self.trace.push(TraceEvent::NoRecord { depth, domain: domain.to_string(), detail });
+        }
+        Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string() })
+    }
+
+    /// Evaluates one mechanism other than `include` (§5).
+    async fn mechanism(&mut self, directive: &Directive, domain: &str, depth: u32) -> TermOutcome {
+        let mechanism = &directive.mechanism;
+        if mechanism.queries_dns() {
+            if let Err(reason) = self.charge_term(directive, domain) {
+                return TermOutcome::Error(SpfResult::PermError, reason);
+            }
+        }
+        let outcome = match mechanism {
+            Mechanism::All => TermOutcome::Match,
+            Mechanism::Ip4 { addr, prefix } => match self.ip {
+                IpAddr::V4(ip) => bool_outcome(in_v4(*addr, prefix.unwrap_or(32), ip)),
+                IpAddr::V6(_) => TermOutcome::NoMatch,
+            },
+            Mechanism::Ip6 { addr, prefix } => match self.ip {
+                IpAddr::V6(ip) => bool_outcome(in_v6(*addr, prefix.unwrap_or(128), ip)),
+                IpAddr::V4(_) => TermOutcome::NoMatch,
+            },
+            Mechanism::A { domain: spec, cidr } => match self.target_or_current(spec.as_ref(), domain, depth).await {
+                None => self.void_no_match(directive, domain),
+                Some(target) => self.address_match(directive, &target, *cidr, domain, depth, true).await,
+            },
+            Mechanism::Mx { domain: spec, cidr } => match self.target_or_current(spec.as_ref(), domain, depth).await {
+                None => self.void_no_match(directive, domain),
+                Some(target) => self.mx(directive, &target, *cidr, domain, depth).await,
+            },
+            Mechanism::Ptr(spec) => match self.target_or_current(spec.as_ref(), domain, depth).await {
+                None => self.void_no_match(directive, domain),
+                Some(target) => self.ptr(directive, &target, domain, depth).await,
+            },
+            Mechanism::Exists(spec) => match self.target(spec, domain, depth).await {
+                None => self.void_no_match(directive, domain),
+                // §5.7: the lookup type is A even for an IPv6 client.
+                Some(target) => match self.query(&target, RecordType::A, depth).await {
+                    Ok(_) => TermOutcome::Match,
+                    Err(LookupError::Temporary(failure)) => dns_error(&target, RecordType::A, failure),
+                    Err(_) => self.void_no_match(directive, domain),
+                },
+            },
+            Mechanism::Include(_) => TermOutcome::NoMatch,
+        };
+        if self.tracing() && !matches!(outcome, TermOutcome::Error(..)) {
+            self.trace.push(TraceEvent::Term {
+                depth,
+                domain: domain.to_string(),
+                term: directive.to_string(),
+                matched: matches!(outcome, TermOutcome::Match),
+                dns_lookups: self.dns_terms,
+                void_lookups: self.void,
+            });
+        }
+        outcome
+    }
+
+    async fn target_or_current(&mut self, spec: Option<&DomainSpec>, domain: &str, depth: u32) -> Option<String> {
+        match spec {
+            Some(spec) => self.target(spec, domain, depth).await,
+            None => Some(domain.to_string()),
+        }
+    }
+
+    /// A term whose query came back empty (or whose name cannot exist).
+    fn void_no_match(&mut self, term: &Directive, domain: &str) -> TermOutcome {
+        match self.charge_void(term, domain) {
+            Ok(()) => TermOutcome::NoMatch,
+            Err(reason) => TermOutcome::Error(SpfResult::PermError, reason),
+        }
+    }
+
+    /// `a` (§5.3), and each host of `mx`: do any of the name's addresses
+    /// match `<ip>` under the CIDR lengths? `term_query` says whether this
+    /// is the term's own query (void per term) or an MX host's.
+    async fn address_match(
+        &mut self,
+        term: &Directive,
+        name: &str,
+        cidr: DualCidr,
+        domain: &str,
+        depth: u32,
+        term_query: bool,
+    ) -> TermOutcome {
+        let rtype = match self.ip {
+            IpAddr::V4(_) => RecordType::A,
+            IpAddr::V6(_) => RecordType::Aaaa,
+        };
+        match self.query(name, rtype, depth).await {
+            Ok(Answer { records: Records::A(addrs), .. }) => match self.ip {
+                IpAddr::V4(ip) => bool_outcome(addrs.iter().any(|a| in_v4(*a, cidr.v4.unwrap_or(32), ip))),
+                IpAddr::V6(_) => TermOutcome::NoMatch,
+            },
+            Ok(Answer { records: Records::Aaaa(addrs), .. }) => match self.ip {
+                IpAddr::V6(ip) => bool_outcome(addrs.iter().any(|a| in_v6(*a, cidr.v6.unwrap_or(128), ip))),
+                IpAddr::V4(_) => TermOutcome::NoMatch,
+            },
+            Ok(_) => TermOutcome::NoMatch,
+            Err(LookupError::Temporary(failure)) => dns_error(name, rtype, failure),
+            Err(_) if term_query || self.limits().void_counting == VoidCounting::PerLookup => {
+                self.void_no_match(term, domain)
+            }
+            Err(_) => TermOutcome::NoMatch,
+        }
+    }
+
+    /// `mx` (§5.4).
+    async fn mx(&mut self, term: &Directive, target: &str, cidr: DualCidr, domain: &str, depth: u32) -> TermOutcome {
+        let names = match self.query(target, RecordType::Mx, depth).await {
+            Ok(Answer { records: Records::Mx(names), .. }) => names,
+            Ok(_) => return TermOutcome::NoMatch,
+            Err(LookupError::Temporary(failure)) => return dns_error(target, RecordType::Mx, failure),
+            Err(_) => return self.void_no_match(term, domain),
+        };
+        // §4.6.4: "the evaluation of each 'MX' record MUST NOT result in
+        // querying more than 10 address records ... If this limit is
+        // exceeded, the 'mx' mechanism MUST produce a 'permerror' result."
+        let max = self.limits().mx_names;
+        if names.len() > max as usize {
+            let reason = Reason::Limit {
+                limit: LimitKind::MxNames,
+                max,
+                term: term.to_string(),
+                domain: domain.to_string(),
+            };
+            return TermOutcome::Error(SpfResult::PermError, reason);
+        }
+        for name in names.iter() {
+            // A null MX (RFC 7505, exchange ".") names no host.
+            if name.is_empty() || !valid_name(name, false) {
+                continue;
+            }
+            match self.address_match(term, name, cidr, domain, depth, false).await {
+                TermOutcome::NoMatch => {}
+                other => return other,
+            }
+        }
+        TermOutcome::NoMatch
+    }
+
+    /// The validated names of `<ip>` (§5.5): PTR names (at most the limit)
+    /// whose own addresses include `<ip>`. DNS errors drop a name.
+    async fn validated_names(&mut self, depth: u32) -> Result<Vec<Box<str>>, LookupError> {
+        let mut reverse = String::new();
+        write_dotted_ip(self.ip, &mut reverse);
+        let reverse: String = match self.ip {
+            IpAddr::V4(_) => {
+                let labels: Vec<&str> = reverse.split('.').rev().collect();
+                format!("{}.in-addr.arpa", labels.join("."))
+            }
+            IpAddr::V6(_) => {
+                let labels: Vec<&str> = reverse.split('.').rev().collect();
+                format!("{}.ip6.arpa", labels.join("."))
+            }
+        };
+        let names = match self.query(&reverse, RecordType::Ptr, depth).await? {
+            Answer { records: Records::Ptr(names), .. } => names,
+            _ => return Ok(Vec::new()),
+        };
+        let rtype = match self.ip {
+            IpAddr::V4(_) => RecordType::A,
+            IpAddr::V6(_) => RecordType::Aaaa,
+        };
+        let mut validated = Vec::new();
+        // §4.6.4: "If this limit is exceeded, all records other than the
+        // first 10 MUST be ignored."
+        for name in names.iter().take(self.limits().ptr_names as usize) {
+            if !valid_name(name, false) {
+                continue;
+            }
+            let ok = match self.query(name, rtype, depth).await {
+                Ok(Answer { records: Records::A(a), .. }) => a.iter().any(|a| IpAddr::V4(*a) == self.ip),
+                Ok(Answer { records: Records::Aaaa(a), .. }) => a.iter().any(|a| IpAddr::V6(*a) == self.ip),
+                _ => false,
+            };
+            if ok {
+                validated.push(name.clone());
+            }
+        }
+        Ok(validated)
+    }
+
+    /// `ptr` (§5.5).
+    async fn ptr(&mut self, term: &Directive, target: &str, domain: &str, depth: u32) -> TermOutcome {
+        match self.validated_names(depth).await {
+            Ok(names) => bool_outcome(names.iter().any(|n| is_subdomain(n, target))),
+            // §5.5: "If a DNS error occurs while doing the PTR RR lookup,
+            // then this mechanism fails to match."
+            Err(LookupError::Temporary(_)) => TermOutcome::NoMatch,
+            Err(_) => self.void_no_match(term, domain),
+        }
+    }
+
+    /// `%{p}` (§7.3): a validated name, preferring `<domain>` itself, then a
+    /// subdomain of it; `unknown` when there is none.
+    async fn compute_validated_name(&mut self, domain: &str, depth: u32) {
+        if self.validated_name.is_some() {
+            return;
+        }
+        let names = self.validated_names(depth).await.unwrap_or_default();
+        let best = names
+            .iter()
+            .find(|n| n.as_ref() == domain)
+            .or_else(|| names.iter().find(|n| is_subdomain(n, domain)))
+            .or_else(|| names.first());
+        self.validated_name = Some(best.map_or_else(|| "unknown".to_string(), |n| n.to_string()));
+    }
+
+    /// §6.2: the explanation for a `fail`.
+    async fn explanation(&mut self, exp_from: Option<&(Arc<Record>, String)>, top_domain: &str) -> String {
+        let domain = exp_from.map_or_else(|| normalize_domain(top_domain), |(_, d)| d.clone());
+        let depth = 0;
+        if let Some(spec) = exp_from.and_then(|(record, _)| record.exp()) {
+            match self.exp_text(spec, &domain, depth).await {
+                Ok(text) => {
+                    if self.tracing() {
+                        self.trace.push(TraceEvent::Explanation { domain: domain.clone(), detail: text.clone() });
+                    }
+                    return text;
+                }
+                Err(why) => {
+                    if self.tracing() {
+                        let detail = format!("exp= ignored ({why}); default explanation used");
+                        self.trace.push(TraceEvent::Explanation { domain: domain.clone(), detail });
+                    }
+                }
+            }
+        }
+        let default = &self.ev.options.default_explanation;
+        if default.uses(MacroLetter::ValidatedName) {
+            self.compute_validated_name(&domain, depth).await;
+        }
+        default.expand(&self.vars(&domain))
+    }
+
+    async fn exp_text(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Result<String, &'static str> {
+        let name = self.target(spec, domain, depth).await.ok_or("invalid target name")?;
+        let txt = match self.query(&name, RecordType::Txt, depth).await {
+            Ok(Answer { records: Records::Txt(txt), .. }) => txt,
+            Ok(_) | Err(LookupError::NxDomain { .. }) | Err(LookupError::NoData { .. }) => {
+                return Err("no TXT record");
+            }
+            Err(LookupError::Temporary(_)) => return Err("DNS error"),
+        };
+        // "If there are any DNS processing errors (any RCODE other than 0),
+        // or if no records are returned, or if more than one record is
+        // returned, or if there are syntax errors in the explanation string,
+        // then proceed as if no "exp" modifier was given."
+        let mut records = txt.joined();
+        let (Some(text), None) = (records.next(), records.next()) else {
+            return Err("more than one TXT record");
+        };
+        let parsed = MacroString::parse(&text, MacroContext::Explanation).map_err(|_| "syntax error")?;
+        if parsed.uses(MacroLetter::ValidatedName) {
+            self.compute_validated_name(domain, depth).await;
+        }
+        let expanded = parsed.expand(&self.vars(domain));
+        if !expanded.bytes().all(|b| b == b' ' || (0x21..=0x7e).contains(&b)) {
+            return Err("not 7-bit ASCII");
+        }
+        Ok(expanded)
+    }
+}
+
+fn matched(directive: &Directive, record: &Arc<Record>, domain: &str) -> Outcome {
+    let result = match directive.qualifier {
+        Qualifier::Pass => SpfResult::Pass,
+        Qualifier::Fail => SpfResult::Fail,
+        Qualifier::SoftFail => SpfResult::SoftFail,
+        Qualifier::Neutral => SpfResult::Neutral,
+    };
+    Outcome {
+        result,
+        reason: None,
+        matched: Some(Matched { term: directive.to_string(), domain: domain.to_string() }),
+        exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), domain.to_string())),
+    }
+}
+
+fn bool_outcome(matched: bool) -> TermOutcome {
+    if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
+}
+
+fn dns_error(name: &str, rtype: RecordType, failure: crate::dns::TempFailure) -> TermOutcome {
+    TermOutcome::Error(SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure })
+}
+
+fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+    u32::from(net) & mask == u32::from(ip) & mask
+}
+
+fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+    u128::from(net) & mask == u128::from(ip) & mask
+}
+
+/// Whether `name` is `target` or ends with `.target` (case-insensitive).
+fn is_subdomain(name: &str, target: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.eq_ignore_ascii_case(target)
+        || (name.len() > target.len()
+            && name.as_bytes()[name.len() - target.len() - 1] == b'.'
+            && name[name.len() - target.len()..].eq_ignore_ascii_case(target))
 }

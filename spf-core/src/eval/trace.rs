@@ -104,3 +104,68 @@ pub enum TraceEvent {
         detail: String,
     },
 }
+
+/// Renders a lookup result for the trace; long records are shortened.
+pub(crate) fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome {
+    use crate::dns::{LookupError, Records};
+    const MAX: usize = 512;
+    let shorten = |text: String| {
+        if text.len() > MAX {
+            let mut cut = MAX;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}... ({} bytes)", &text[..cut], text.len())
+        } else {
+            text
+        }
+    };
+    match result {
+        Ok(answer) => {
+            let records = match &answer.records {
+                Records::Txt(t) => t
+                    .joined()
+                    .map(|r| shorten(format!("{:?}", String::from_utf8_lossy(&r))))
+                    .collect(),
+                Records::A(a) => a.iter().map(ToString::to_string).collect(),
+                Records::Aaaa(a) => a.iter().map(ToString::to_string).collect(),
+                Records::Mx(n) | Records::Ptr(n) => n.iter().map(|n| shorten(n.to_string())).collect(),
+            };
+            QueryOutcome::Answer { records }
+        }
+        Err(LookupError::NxDomain { .. }) => QueryOutcome::NxDomain,
+        Err(LookupError::NoData { .. }) => QueryOutcome::NoData,
+        Err(LookupError::Temporary(e)) => QueryOutcome::TempError { error: e.to_string() },
+    }
+}
+
+/// Says why none of a name's TXT records is an SPF record, naming records
+/// that look like mistyped ones (`v-spf1`, `v=spf`, `spf1`, `v=spf2.0`,
+/// quotes or leading spaces).
+pub(crate) fn describe_non_spf(txt: &crate::dns::TxtRecords) -> String {
+    let records: Vec<Vec<u8>> = txt.joined().collect();
+    let near_misses: Vec<String> = records
+        .iter()
+        .filter(|r| {
+            let lower = String::from_utf8_lossy(r).to_ascii_lowercase();
+            let trimmed = lower.trim_start_matches([' ', '"', '\'']);
+            trimmed.starts_with("v=spf") || trimmed.starts_with("v-spf") || trimmed.starts_with("spf")
+                || trimmed.starts_with("v =spf") || trimmed.contains("spf1")
+        })
+        .map(|r| {
+            let text = String::from_utf8_lossy(r);
+            let shown: String = text.chars().take(80).collect();
+            format!("{shown:?}")
+        })
+        .collect();
+    let mut detail = format!(
+        "{} TXT record{}, none begins with \"v=spf1\" followed by a space or its end (RFC 7208 4.5)",
+        records.len(),
+        if records.len() == 1 { "" } else { "s" }
+    );
+    if !near_misses.is_empty() {
+        detail.push_str("; not SPF although it looks meant to be: ");
+        detail.push_str(&near_misses.join(", "));
+    }
+    detail
+}
