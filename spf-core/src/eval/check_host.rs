@@ -182,15 +182,19 @@ fn normalize_domain(domain: &str) -> String {
     d.to_ascii_lowercase()
 }
 
-/// Whether `name` (no trailing dot) can be a DNS name that SPF queries: at
-/// most 253 octets, labels of 1 to 63 visible ASCII characters, and (for
-/// `<domain>`, §4.3) at least two labels.
-fn valid_name(name: &str, multi_label: bool) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+/// Whether `name` (no trailing dot) can be queried at all: at most 253
+/// octets in labels of 1 to 63 octets. DNS labels may hold any octet, so a
+/// macro expansion with spaces or `%` is still queried.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
+/// §4.3: `<domain>` must be a well-formed multi-label domain name: a
+/// queryable name of visible ASCII characters, not a domain literal.
+fn valid_domain(name: &str) -> bool {
+    valid_name(name)
+        && name.contains('.')
         && name.bytes().all(|b| (0x21..=0x7e).contains(&b))
-        && (!multi_label || name.contains('.'))
         && !name.starts_with('[')
 }
 
@@ -327,7 +331,7 @@ impl<L: Lookup> Run<'_, L> {
     /// cannot be a DNS name.
     async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<String> {
         if let Some(literal) = spec.literal() {
-            return valid_name(literal, false).then(|| literal.to_string());
+            return valid_name(literal).then(|| literal.to_string());
         }
         if spec.macro_string().uses(MacroLetter::ValidatedName) {
             self.compute_validated_name(domain, depth).await;
@@ -339,7 +343,7 @@ impl<L: Lookup> Run<'_, L> {
         }
         let keep = truncate_domain(&name).len();
         name.drain(..name.len() - keep);
-        valid_name(&name, false).then_some(name)
+        valid_name(&name).then_some(name)
     }
 
     /// The evaluation loop: check_host() for `domain` and everything it
@@ -350,7 +354,7 @@ impl<L: Lookup> Run<'_, L> {
             self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.clone(), via: "check" });
         }
         // §4.3: a malformed or single-label <domain> gives "none" at once.
-        if !valid_name(&domain, true) {
+        if !valid_domain(&domain) {
             return self.leave_early(Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.clone() }), &domain, 0);
         }
         let record = match self.fetch_record(&domain, 0).await {
@@ -723,7 +727,7 @@ impl<L: Lookup> Run<'_, L> {
         }
         for name in names.iter() {
             // A null MX (RFC 7505, exchange ".") names no host.
-            if name.is_empty() || !valid_name(name, false) {
+            if name.is_empty() || !valid_name(name) {
                 continue;
             }
             match self.address_match(term, name, cidr, domain, depth, false).await {
@@ -761,7 +765,7 @@ impl<L: Lookup> Run<'_, L> {
         // §4.6.4: "If this limit is exceeded, all records other than the
         // first 10 MUST be ignored."
         for name in names.iter().take(self.limits().ptr_names as usize) {
-            if !valid_name(name, false) {
+            if !valid_name(name) {
                 continue;
             }
             let ok = match self.query(name, rtype, depth).await {
