@@ -1,0 +1,82 @@
+//! Human-readable output of an evaluation.
+
+use std::fmt::Write as _;
+
+use spf_core::eval::{QueryOutcome, TraceEvent};
+use spf_core::headers::{authentication_results, received_spf};
+use spf_core::{Evaluation, Limits, SpfResult};
+
+/// The evaluation as text: result, why, the trace, and the headers.
+pub fn text(eval: &Evaluation, receiver: Option<&str>, limits: &Limits) -> String {
+    let mut out = String::new();
+    let word = eval.result.as_str().to_ascii_uppercase();
+    let _ = writeln!(out, "result:      {word}  ({})", meaning(eval.result));
+    let _ = writeln!(out, "identity:    {} <{}>", eval.identity.as_str(), eval.sender);
+    let _ = writeln!(out, "client:      {}", eval.ip);
+    let _ = writeln!(out, "domain:      {}", eval.domain);
+    if let Some(m) = &eval.matched {
+        let _ = writeln!(out, "matched:     {} (in the record of {})", m.term, m.domain);
+    }
+    if let Some(explanation) = &eval.explanation {
+        let _ = writeln!(out, "explanation: {explanation}");
+    }
+    if let Some(reason) = &eval.reason {
+        let _ = writeln!(out, "reason:      {reason}");
+    }
+    let _ = writeln!(
+        out,
+        "lookups:     {} of {} DNS-querying terms, {} of {} void lookups",
+        eval.dns_lookups, limits.dns_terms, eval.void_lookups, limits.void_lookups
+    );
+    if !eval.trace.is_empty() {
+        out.push_str("\ntrace:\n");
+        for event in &eval.trace {
+            trace_line(&mut out, event);
+        }
+    }
+    let authserv = receiver.unwrap_or("localhost");
+    let _ = write!(out, "\n{}\n{}", received_spf(eval, receiver), authentication_results(eval, authserv));
+    out
+}
+
+fn meaning(result: SpfResult) -> &'static str {
+    match result {
+        SpfResult::Pass => "the client is authorized to send for this domain",
+        SpfResult::Fail => "the client is NOT authorized to send for this domain",
+        SpfResult::SoftFail => "the client is probably not authorized",
+        SpfResult::Neutral => "the domain makes no assertion about this client",
+        SpfResult::None => "no SPF record to check against",
+        SpfResult::TempError => "a temporary DNS error; try again later",
+        SpfResult::PermError => "the domain's SPF record cannot be interpreted",
+    }
+}
+
+fn trace_line(out: &mut String, event: &TraceEvent) {
+    let indent = |depth: u32| "  ".repeat(depth as usize + 1);
+    let _ = match event {
+        TraceEvent::Enter { depth, domain, via } => writeln!(out, "{}{via} {domain}", indent(*depth)),
+        TraceEvent::Query { depth, name, rtype, outcome } => {
+            let answer = match outcome {
+                QueryOutcome::Answer { records } => records.join(", "),
+                QueryOutcome::NxDomain => "NXDOMAIN".to_string(),
+                QueryOutcome::NoData => "no records".to_string(),
+                QueryOutcome::TempError { error } => format!("temporary error: {error}"),
+            };
+            writeln!(out, "{}  {rtype} {name} -> {answer}", indent(*depth))
+        }
+        TraceEvent::Record { depth, record, .. } => writeln!(out, "{}  record: {record}", indent(*depth)),
+        TraceEvent::NoRecord { depth, detail, .. } => writeln!(out, "{}  no SPF record: {detail}", indent(*depth)),
+        TraceEvent::Term { depth, term, matched, dns_lookups, void_lookups, .. } => writeln!(
+            out,
+            "{}  {term}: {}  [dns {dns_lookups}, void {void_lookups}]",
+            indent(*depth),
+            if *matched { "match" } else { "no match" }
+        ),
+        TraceEvent::Leave { depth, domain, result, dns_lookups_spent, void_lookups_spent } => writeln!(
+            out,
+            "{}{domain}: {result} (spent {dns_lookups_spent} DNS-querying terms, {void_lookups_spent} void lookups)",
+            indent(*depth)
+        ),
+        TraceEvent::Explanation { domain, detail } => writeln!(out, "  explanation from {domain}: {detail}"),
+    };
+}
