@@ -65,7 +65,9 @@ fn trace_line(out: &mut String, event: &TraceEvent) {
             writeln!(out, "{}  {rtype} {name} -> {answer}", indent(*depth))
         }
         TraceEvent::Record { depth, record, .. } => writeln!(out, "{}  record: {record}", indent(*depth)),
-        TraceEvent::NoRecord { depth, detail, .. } => writeln!(out, "{}  no SPF record: {detail}", indent(*depth)),
+        TraceEvent::NoRecord { depth, detail, .. } => {
+            writeln!(out, "{}  no SPF record: {detail}", indent(*depth))
+        }
         TraceEvent::Term { depth, term, matched, dns_lookups, void_lookups, .. } => writeln!(
             out,
             "{}  {term}: {}  [dns {dns_lookups}, void {void_lookups}]",

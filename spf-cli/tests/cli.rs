@@ -44,7 +44,12 @@ fn every_demo_case_gives_its_result() {
         ("203.0.113.9", "alice@typo.demo.example", "none", None),
         ("198.51.100.7", "alice@provider.demo.example", "pass", Some("include:_spf.provider.demo.example")),
         ("198.51.100.7", "alice@redirect.demo.example", "pass", Some("include:_spf.provider.demo.example")),
-        ("2001:db8:100::25", "alice@provider.demo.example", "pass", Some("include:_spf.provider.demo.example")),
+        (
+            "2001:db8:100::25",
+            "alice@provider.demo.example",
+            "pass",
+            Some("include:_spf.provider.demo.example"),
+        ),
         ("192.0.2.10", "", "pass", Some("a")),
         ("192.0.2.10", "bob@mx.demo.example", "pass", Some("mx")),
     ];

@@ -35,10 +35,10 @@ pub fn received_spf(eval: &Evaluation, receiver: Option<&str>) -> String {
     if let Some(m) = &eval.matched {
         pairs.push(("mechanism", m.term.clone()));
     }
-    if matches!(eval.result, SpfResult::PermError | SpfResult::TempError) {
-        if let Some(reason) = &eval.reason {
-            pairs.push(("problem", reason.to_string()));
-        }
+    if matches!(eval.result, SpfResult::PermError | SpfResult::TempError)
+        && let Some(reason) = &eval.reason
+    {
+        pairs.push(("problem", reason.to_string()));
     }
     for (i, (key, value)) in pairs.iter().enumerate() {
         out.push_str(if i == 0 { " " } else { "; " });
@@ -76,11 +76,11 @@ fn comment(eval: &Evaluation, receiver: Option<&str>) -> String {
 /// `temperror` a `reason="..."` names the problem.
 pub fn authentication_results_spf(eval: &Evaluation) -> String {
     let mut out = format!("spf={}", eval.result.as_str());
-    if matches!(eval.result, SpfResult::PermError | SpfResult::TempError) {
-        if let Some(reason) = &eval.reason {
-            out.push_str(" reason=");
-            push_quoted(&mut out, &reason.to_string());
-        }
+    if matches!(eval.result, SpfResult::PermError | SpfResult::TempError)
+        && let Some(reason) = &eval.reason
+    {
+        out.push_str(" reason=");
+        push_quoted(&mut out, &reason.to_string());
     }
     match eval.identity {
         Identity::MailFrom => {

@@ -95,10 +95,7 @@ impl MacroExpand {
         if self.delimiters == 0 {
             return b == b'.';
         }
-        DELIMITERS
-            .iter()
-            .enumerate()
-            .any(|(i, &d)| d == b && self.delimiters & (1 << i) != 0)
+        DELIMITERS.iter().enumerate().any(|(i, &d)| d == b && self.delimiters & (1 << i) != 0)
     }
 }
 
@@ -223,9 +220,7 @@ impl MacroString {
 
     /// Whether the string uses the given letter.
     pub fn uses(&self, letter: MacroLetter) -> bool {
-        self.parts
-            .iter()
-            .any(|p| matches!(p, MacroPart::Expand(e) if e.letter == letter))
+        self.parts.iter().any(|p| matches!(p, MacroPart::Expand(e) if e.letter == letter))
     }
 
     /// Whether the last part is a `%{...}` expansion (for `domain-end`, §7.1).
@@ -499,9 +494,7 @@ mod tests {
     }
 
     fn x(s: &str, ip: &str) -> String {
-        MacroString::parse(s.as_bytes(), MacroContext::Explanation)
-            .expect("parses")
-            .expand(&vars(ip))
+        MacroString::parse(s.as_bytes(), MacroContext::Explanation).expect("parses").expand(&vars(ip))
     }
 
     // The examples of RFC 7208 §7.4.
@@ -522,23 +515,14 @@ mod tests {
         assert_eq!(x("%{lr}", ip), "strong-bad");
         assert_eq!(x("%{lr-}", ip), "bad.strong");
         assert_eq!(x("%{l1r-}", ip), "strong");
-        assert_eq!(
-            x("%{ir}.%{v}._spf.%{d2}", ip),
-            "3.2.0.192.in-addr._spf.example.com"
-        );
+        assert_eq!(x("%{ir}.%{v}._spf.%{d2}", ip), "3.2.0.192.in-addr._spf.example.com");
         assert_eq!(x("%{lr-}.lp._spf.%{d2}", ip), "bad.strong.lp._spf.example.com");
         assert_eq!(
             x("%{lr-}.lp.%{ir}.%{v}._spf.%{d2}", ip),
             "bad.strong.lp.3.2.0.192.in-addr._spf.example.com"
         );
-        assert_eq!(
-            x("%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}", ip),
-            "3.2.0.192.in-addr.strong.lp._spf.example.com"
-        );
-        assert_eq!(
-            x("%{d2}.trusted-domains.example.net", ip),
-            "example.com.trusted-domains.example.net"
-        );
+        assert_eq!(x("%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}", ip), "3.2.0.192.in-addr.strong.lp._spf.example.com");
+        assert_eq!(x("%{d2}.trusted-domains.example.net", ip), "example.com.trusted-domains.example.net");
     }
 
     #[test]

@@ -45,8 +45,13 @@ fn main() {
             .expect("read tests/data/rfc4408-differences.yml");
         serde_yaml::from_str(&text).expect("parse rfc4408-differences.yml")
     };
-    let mut trials = suite_trials(&data.join("spf-test-suite/rfc7208-tests.yml"), "rfc7208", &BTreeMap::new());
-    assert_eq!(trials.len(), RFC7208_CASES, "rfc7208-tests.yml must yield every one of its {RFC7208_CASES} cases");
+    let mut trials =
+        suite_trials(&data.join("spf-test-suite/rfc7208-tests.yml"), "rfc7208", &BTreeMap::new());
+    assert_eq!(
+        trials.len(),
+        RFC7208_CASES,
+        "rfc7208-tests.yml must yield every one of its {RFC7208_CASES} cases"
+    );
     let rfc4408 = suite_trials(&data.join("spf-test-suite/rfc4408-tests.yml"), "rfc4408", &differences);
     trials.extend(rfc4408);
     libtest_mimic::run(&args, trials).exit();

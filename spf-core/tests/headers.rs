@@ -62,7 +62,10 @@ fn errors_carry_the_problem() {
     let mut e = eval(SpfResult::PermError, Identity::MailFrom, "bob@example.net", "mail.example.net");
     e.reason = Some(Reason::MultipleRecords { domain: "example.net".into(), count: 2 });
     let header = received_spf(&e, None);
-    assert!(header.ends_with("; problem=\"2 SPF records at example.net (RFC 7208 4.5 allows one)\""), "{header}");
+    assert!(
+        header.ends_with("; problem=\"2 SPF records at example.net (RFC 7208 4.5 allows one)\""),
+        "{header}"
+    );
     assert_eq!(
         authentication_results_spf(&e),
         "spf=permerror reason=\"2 SPF records at example.net (RFC 7208 4.5 allows one)\" \

@@ -45,13 +45,16 @@ impl fmt::Display for RecordType {
     }
 }
 
+/// One TXT record: its character-strings, as raw bytes.
+pub type TxtRecord = Box<[Box<[u8]>]>;
+
 /// The TXT records at one name: each record is the list of its
 /// character-strings, kept as raw bytes (DNS does not promise UTF-8).
 ///
 /// The SPF record selected from them (RFC 7208 §4.5) is parsed at most once
 /// and kept alongside, so a cached answer is never re-parsed.
 pub struct TxtRecords {
-    records: Box<[Box<[Box<[u8]>]>]>,
+    records: Box<[TxtRecord]>,
     spf: OnceLock<SpfSelection>,
 }
 
@@ -65,11 +68,7 @@ impl TxtRecords {
         let records = records
             .into_iter()
             .map(|strings| {
-                strings
-                    .into_iter()
-                    .map(Vec::into_boxed_slice)
-                    .collect::<Vec<_>>()
-                    .into_boxed_slice()
+                strings.into_iter().map(Vec::into_boxed_slice).collect::<Vec<_>>().into_boxed_slice()
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -77,7 +76,7 @@ impl TxtRecords {
     }
 
     /// The records, each a list of character-strings.
-    pub fn records(&self) -> &[Box<[Box<[u8]>]>] {
+    pub fn records(&self) -> &[TxtRecord] {
         &self.records
     }
 

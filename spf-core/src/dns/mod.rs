@@ -3,5 +3,7 @@
 mod lookup;
 pub mod zone;
 
-pub use lookup::{Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecords};
+pub use lookup::{
+    Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecord, TxtRecords,
+};
 pub use zone::Zone;

@@ -220,10 +220,8 @@ impl Zone {
     /// Reads a master file and adds its records to this zone.
     pub fn load_master_file(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::ZoneIo {
-            path: path.display().to_string(),
-            source: Arc::new(e),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::ZoneIo { path: path.display().to_string(), source: Arc::new(e) })?;
         self.load_master_str(&text, &path.display().to_string())
     }
 
@@ -337,7 +335,9 @@ impl Zone {
             }
             return Err(LookupError::NoData { ttl: self.negative() });
         }
-        Err(LookupError::Temporary(TempFailure::Other(format!("CNAME chain from {name} too long or looping").into())))
+        Err(LookupError::Temporary(TempFailure::Other(
+            format!("CNAME chain from {name} too long or looping").into(),
+        )))
     }
 }
 
@@ -351,10 +351,10 @@ fn strip_spf_rrs(text: &str) -> (String, Vec<String>) {
     let mut origin = String::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [directive, value, ..] = fields.as_slice() {
-            if directive.eq_ignore_ascii_case("$ORIGIN") {
-                origin = value.trim_end_matches('.').to_string();
-            }
+        if let [directive, value, ..] = fields.as_slice()
+            && directive.eq_ignore_ascii_case("$ORIGIN")
+        {
+            origin = value.trim_end_matches('.').to_string();
         }
         let is_spf = !line.starts_with([' ', '\t'])
             && fields.len() >= 3
@@ -384,10 +384,10 @@ fn strip_spf_rrs(text: &str) -> (String, Vec<String>) {
 impl Lookup for Zone {
     async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
         self.count.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut log) = self.log.lock() {
-            if log.len() < MAX_LOG {
-                log.push((name.to_string(), rtype));
-            }
+        if let Ok(mut log) = self.log.lock()
+            && log.len() < MAX_LOG
+        {
+            log.push((name.to_string(), rtype));
         }
         self.resolve(name, rtype)
     }

@@ -10,7 +10,9 @@ use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records}
 use crate::error::normalize_ip;
 use crate::eval::{Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, VoidCounting};
 use crate::macros::{MacroContext, MacroLetter, MacroString, MacroVars, truncate_domain, write_dotted_ip};
-use crate::record::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term};
+use crate::record::{
+    Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term,
+};
 
 /// Which identity a check is about (RFC 7208 §2.3, §2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -98,10 +100,7 @@ impl<L: Lookup> Evaluator<L> {
     /// (§4.3); so does a bare domain without `@`.
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
         let mail_from = mail_from.trim();
-        let mail_from = mail_from
-            .strip_prefix('<')
-            .and_then(|m| m.strip_suffix('>'))
-            .unwrap_or(mail_from);
+        let mail_from = mail_from.strip_prefix('<').and_then(|m| m.strip_suffix('>')).unwrap_or(mail_from);
         if mail_from.is_empty() {
             let sender = format!("postmaster@{helo}");
             return self.check_host(ip, helo, &sender, helo, Identity::MailFrom).await;
@@ -136,9 +135,10 @@ impl<L: Lookup> Evaluator<L> {
             Some((l, d)) => (l, d),
             None => ("postmaster", sender),
         };
-        let timestamp = self.options.timestamp.unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        });
+        let timestamp = self
+            .options
+            .timestamp
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         let mut run = Run {
             ev: self,
             ip,
@@ -355,7 +355,11 @@ impl<L: Lookup> Run<'_, L> {
         }
         // §4.3: a malformed or single-label <domain> gives "none" at once.
         if !valid_domain(&domain) {
-            return self.leave_early(Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.clone() }), &domain, 0);
+            return self.leave_early(
+                Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.clone() }),
+                &domain,
+                0,
+            );
         }
         let record = match self.fetch_record(&domain, 0).await {
             Ok(record) => record,
@@ -413,7 +417,9 @@ impl<L: Lookup> Run<'_, L> {
                         }
                     }
                     // §4.7: no match and no redirect: neutral.
-                    None => Outcome { result: SpfResult::Neutral, reason: None, matched: None, exp_from: None },
+                    None => {
+                        Outcome { result: SpfResult::Neutral, reason: None, matched: None, exp_from: None }
+                    }
                 },
             };
             if let Some(done) = self.finish(&mut stack, finished) {
@@ -465,10 +471,22 @@ impl<L: Lookup> Run<'_, L> {
             return Err(Outcome::error(SpfResult::PermError, missing(shown)));
         };
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter { depth: depth + 1, domain: target.clone(), via: via.as_str() });
+            self.trace.push(TraceEvent::Enter {
+                depth: depth + 1,
+                domain: target.clone(),
+                via: via.as_str(),
+            });
         }
         match self.fetch_record(&target, depth + 1).await {
-            Ok(record) => Ok(Frame { domain: target, record, next: 0, via, depth: depth + 1, dns_at_entry, void_at_entry }),
+            Ok(record) => Ok(Frame {
+                domain: target,
+                record,
+                next: 0,
+                via,
+                depth: depth + 1,
+                dns_at_entry,
+                void_at_entry,
+            }),
             Err((outcome, void)) => {
                 let outcome = match outcome.result {
                     SpfResult::None => {
@@ -512,7 +530,10 @@ impl<L: Lookup> Run<'_, L> {
                 // there is a permerror.
                 Via::Redirect => {
                     if outcome.result == SpfResult::None {
-                        outcome = Outcome::error(SpfResult::PermError, Reason::RedirectNone { target: frame.domain });
+                        outcome = Outcome::error(
+                            SpfResult::PermError,
+                            Reason::RedirectNone { target: frame.domain },
+                        );
                     }
                 }
                 // §5.2: the include's result decides whether it matches.
@@ -531,7 +552,8 @@ impl<L: Lookup> Run<'_, L> {
                             return None;
                         }
                         SpfResult::None => {
-                            let reason = Reason::IncludeNone { term: directive.to_string(), target: frame.domain };
+                            let reason =
+                                Reason::IncludeNone { term: directive.to_string(), target: frame.domain };
                             outcome = Outcome::error(SpfResult::PermError, reason);
                         }
                         SpfResult::TempError | SpfResult::PermError => {}
@@ -560,22 +582,37 @@ impl<L: Lookup> Run<'_, L> {
     async fn fetch_record(&mut self, domain: &str, depth: u32) -> Result<Arc<Record>, (Outcome, bool)> {
         let txt = match self.query(domain, RecordType::Txt, depth).await {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,
-            Ok(_) => return Err((self.no_record(domain, depth, "the answer held no TXT records".to_string()), true)),
+            Ok(_) => {
+                return Err((
+                    self.no_record(domain, depth, "the answer held no TXT records".to_string()),
+                    true,
+                ));
+            }
             Err(LookupError::Temporary(failure)) => {
                 let reason = Reason::Dns { name: domain.to_string(), rtype: RecordType::Txt, failure };
                 return Err((Outcome::error(SpfResult::TempError, reason), false));
             }
             Err(LookupError::NxDomain { .. }) => {
-                return Err((self.no_record(domain, depth, "the domain does not exist (NXDOMAIN)".to_string()), true));
+                return Err((
+                    self.no_record(domain, depth, "the domain does not exist (NXDOMAIN)".to_string()),
+                    true,
+                ));
             }
             Err(LookupError::NoData { .. }) => {
-                return Err((self.no_record(domain, depth, "the domain has no TXT records".to_string()), true));
+                return Err((
+                    self.no_record(domain, depth, "the domain has no TXT records".to_string()),
+                    true,
+                ));
             }
         };
         match txt.spf() {
             SpfSelection::One(Ok(record)) => {
                 if self.tracing() {
-                    self.trace.push(TraceEvent::Record { depth, domain: domain.to_string(), record: record.to_string() });
+                    self.trace.push(TraceEvent::Record {
+                        depth,
+                        domain: domain.to_string(),
+                        record: record.to_string(),
+                    });
                 }
                 Ok(Arc::clone(record))
             }
@@ -604,10 +641,10 @@ impl<L: Lookup> Run<'_, L> {
     /// Evaluates one mechanism other than `include` (§5).
     async fn mechanism(&mut self, directive: &Directive, domain: &str, depth: u32) -> TermOutcome {
         let mechanism = &directive.mechanism;
-        if mechanism.queries_dns() {
-            if let Err(reason) = self.charge_term(directive, domain) {
-                return TermOutcome::Error(SpfResult::PermError, reason);
-            }
+        if mechanism.queries_dns()
+            && let Err(reason) = self.charge_term(directive, domain)
+        {
+            return TermOutcome::Error(SpfResult::PermError, reason);
         }
         let outcome = match mechanism {
             Mechanism::All => TermOutcome::Match,
@@ -619,14 +656,18 @@ impl<L: Lookup> Run<'_, L> {
                 IpAddr::V6(ip) => bool_outcome(in_v6(*addr, prefix.unwrap_or(128), ip)),
                 IpAddr::V4(_) => TermOutcome::NoMatch,
             },
-            Mechanism::A { domain: spec, cidr } => match self.target_or_current(spec.as_ref(), domain, depth).await {
-                None => self.void_no_match(directive, domain),
-                Some(target) => self.address_match(directive, &target, *cidr, domain, depth, true).await,
-            },
-            Mechanism::Mx { domain: spec, cidr } => match self.target_or_current(spec.as_ref(), domain, depth).await {
-                None => self.void_no_match(directive, domain),
-                Some(target) => self.mx(directive, &target, *cidr, domain, depth).await,
-            },
+            Mechanism::A { domain: spec, cidr } => {
+                match self.target_or_current(spec.as_ref(), domain, depth).await {
+                    None => self.void_no_match(directive, domain),
+                    Some(target) => self.address_match(directive, &target, *cidr, domain, depth, true).await,
+                }
+            }
+            Mechanism::Mx { domain: spec, cidr } => {
+                match self.target_or_current(spec.as_ref(), domain, depth).await {
+                    None => self.void_no_match(directive, domain),
+                    Some(target) => self.mx(directive, &target, *cidr, domain, depth).await,
+                }
+            }
             Mechanism::Ptr(spec) => match self.target_or_current(spec.as_ref(), domain, depth).await {
                 None => self.void_no_match(directive, domain),
                 Some(target) => self.ptr(directive, &target, domain, depth).await,
@@ -655,7 +696,12 @@ impl<L: Lookup> Run<'_, L> {
         outcome
     }
 
-    async fn target_or_current(&mut self, spec: Option<&DomainSpec>, domain: &str, depth: u32) -> Option<String> {
+    async fn target_or_current(
+        &mut self,
+        spec: Option<&DomainSpec>,
+        domain: &str,
+        depth: u32,
+    ) -> Option<String> {
         match spec {
             Some(spec) => self.target(spec, domain, depth).await,
             None => Some(domain.to_string()),
@@ -705,7 +751,14 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// `mx` (§5.4).
-    async fn mx(&mut self, term: &Directive, target: &str, cidr: DualCidr, domain: &str, depth: u32) -> TermOutcome {
+    async fn mx(
+        &mut self,
+        term: &Directive,
+        target: &str,
+        cidr: DualCidr,
+        domain: &str,
+        depth: u32,
+    ) -> TermOutcome {
         let names = match self.query(target, RecordType::Mx, depth).await {
             Ok(Answer { records: Records::Mx(names), .. }) => names,
             Ok(_) => return TermOutcome::NoMatch,
@@ -814,7 +867,8 @@ impl<L: Lookup> Run<'_, L> {
             match self.exp_text(spec, &domain, depth).await {
                 Ok(text) => {
                     if self.tracing() {
-                        self.trace.push(TraceEvent::Explanation { domain: domain.clone(), detail: text.clone() });
+                        self.trace
+                            .push(TraceEvent::Explanation { domain: domain.clone(), detail: text.clone() });
                     }
                     return text;
                 }
@@ -833,7 +887,12 @@ impl<L: Lookup> Run<'_, L> {
         default.expand(&self.vars(&domain))
     }
 
-    async fn exp_text(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Result<String, &'static str> {
+    async fn exp_text(
+        &mut self,
+        spec: &DomainSpec,
+        domain: &str,
+        depth: u32,
+    ) -> Result<String, &'static str> {
         let name = self.target(spec, domain, depth).await.ok_or("invalid target name")?;
         let txt = match self.query(&name, RecordType::Txt, depth).await {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,

@@ -37,6 +37,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { dns_terms: 10, void_lookups: 2, mx_names: 10, ptr_names: 10, void_counting: VoidCounting::PerTerm }
+        Limits {
+            dns_terms: 10,
+            void_lookups: 2,
+            mx_names: 10,
+            ptr_names: 10,
+            void_counting: VoidCounting::PerTerm,
+        }
     }
 }

@@ -69,10 +69,7 @@ impl fmt::Display for SpfResult {
 impl std::str::FromStr for SpfResult {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        SpfResult::ALL
-            .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(s))
-            .ok_or(())
+        SpfResult::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s)).ok_or(())
     }
 }
 
@@ -183,7 +180,9 @@ impl fmt::Display for Reason {
             Reason::RedirectNone { target } => {
                 write!(f, "redirect target {target} has no SPF record (RFC 7208 6.1)")
             }
-            Reason::Dns { name, rtype, failure } => write!(f, "DNS {rtype} lookup of {name} failed: {failure}"),
+            Reason::Dns { name, rtype, failure } => {
+                write!(f, "DNS {rtype} lookup of {name} failed: {failure}")
+            }
             Reason::Deadline => f.write_str("the check exceeded its deadline"),
         }
     }

@@ -123,10 +123,9 @@ pub(crate) fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome 
     match result {
         Ok(answer) => {
             let records = match &answer.records {
-                Records::Txt(t) => t
-                    .joined()
-                    .map(|r| shorten(format!("{:?}", String::from_utf8_lossy(&r))))
-                    .collect(),
+                Records::Txt(t) => {
+                    t.joined().map(|r| shorten(format!("{:?}", String::from_utf8_lossy(&r)))).collect()
+                }
                 Records::A(a) => a.iter().map(ToString::to_string).collect(),
                 Records::Aaaa(a) => a.iter().map(ToString::to_string).collect(),
                 Records::Mx(n) | Records::Ptr(n) => n.iter().map(|n| shorten(n.to_string())).collect(),
@@ -149,8 +148,11 @@ pub(crate) fn describe_non_spf(txt: &crate::dns::TxtRecords) -> String {
         .filter(|r| {
             let lower = String::from_utf8_lossy(r).to_ascii_lowercase();
             let trimmed = lower.trim_start_matches([' ', '"', '\'']);
-            trimmed.starts_with("v=spf") || trimmed.starts_with("v-spf") || trimmed.starts_with("spf")
-                || trimmed.starts_with("v =spf") || trimmed.contains("spf1")
+            trimmed.starts_with("v=spf")
+                || trimmed.starts_with("v-spf")
+                || trimmed.starts_with("spf")
+                || trimmed.starts_with("v =spf")
+                || trimmed.contains("spf1")
         })
         .map(|r| {
             let text = String::from_utf8_lossy(r);

@@ -9,8 +9,6 @@ use std::sync::Arc;
 
 pub use term::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Span, Term};
 
-
-
 /// A parsed SPF record (RFC 7208 §4.6.1).
 ///
 /// Parse with [`Record::parse`] (or `str::parse`); print with `Display`,

@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    Directive, DomainSpec, DualCidr, Mechanism, Modifier, ParseError, ParseErrorKind, Qualifier,
-    Record, Span, Term,
+    Directive, DomainSpec, DualCidr, Mechanism, Modifier, ParseError, ParseErrorKind, Qualifier, Record,
+    Span, Term,
 };
 use crate::macros::{MacroContext, MacroString};
 
@@ -23,7 +23,8 @@ pub(super) fn parse_record(text: &[u8]) -> Result<Record, ParseError> {
         return Err(error(text, start, end, ParseErrorKind::InvalidByte { byte: text[at] }));
     }
 
-    let mut record = Record { terms: Vec::new(), spans: Vec::new(), redirect: None, exp: None, has_all: false };
+    let mut record =
+        Record { terms: Vec::new(), spans: Vec::new(), redirect: None, exp: None, has_all: false };
     let mut pos = 6;
     while pos < text.len() {
         if text[pos] == b' ' {
@@ -34,17 +35,13 @@ pub(super) fn parse_record(text: &[u8]) -> Result<Record, ParseError> {
         let term = parse_term(&text[pos..end]).map_err(|kind| error(text, pos, end, kind))?;
         let index = record.terms.len();
         match &term {
-            Term::Modifier(Modifier::Redirect(_)) => {
-                if record.redirect.replace(index).is_some() {
-                    let kind = ParseErrorKind::DuplicateModifier { modifier: "redirect" };
-                    return Err(error(text, pos, end, kind));
-                }
+            Term::Modifier(Modifier::Redirect(_)) if record.redirect.replace(index).is_some() => {
+                let kind = ParseErrorKind::DuplicateModifier { modifier: "redirect" };
+                return Err(error(text, pos, end, kind));
             }
-            Term::Modifier(Modifier::Exp(_)) => {
-                if record.exp.replace(index).is_some() {
-                    let kind = ParseErrorKind::DuplicateModifier { modifier: "exp" };
-                    return Err(error(text, pos, end, kind));
-                }
+            Term::Modifier(Modifier::Exp(_)) if record.exp.replace(index).is_some() => {
+                let kind = ParseErrorKind::DuplicateModifier { modifier: "exp" };
+                return Err(error(text, pos, end, kind));
             }
             Term::Directive(Directive { mechanism: Mechanism::All, .. }) => record.has_all = true,
             _ => {}
@@ -243,7 +240,9 @@ mod tests {
 
     #[test]
     fn mechanisms_and_cidrs() {
-        let r = ok("v=spf1 +a -mx:example.com/24//64 ~ptr ?ip4:192.0.2.0/24 ip6:2001:db8::/32 exists:%{i}.x.example include:_spf.example.com all");
+        let r = ok(
+            "v=spf1 +a -mx:example.com/24//64 ~ptr ?ip4:192.0.2.0/24 ip6:2001:db8::/32 exists:%{i}.x.example include:_spf.example.com all",
+        );
         assert_eq!(r.terms().len(), 8);
         let Term::Directive(d) = &r.terms()[1] else { panic!() };
         assert_eq!(d.qualifier, Qualifier::Fail);
@@ -284,8 +283,10 @@ mod tests {
         assert_eq!(kind("v=spf1 include:"), ParseErrorKind::EmptyDomain);
         assert_eq!(kind("v=spf1 1up=foo"), ParseErrorKind::InvalidModifierName);
         assert_eq!(kind("v=spf1 =all"), ParseErrorKind::InvalidModifierName);
-        assert_eq!(kind("v=spf1 exp=a.example exp=b.example"),
-            ParseErrorKind::DuplicateModifier { modifier: "exp" });
+        assert_eq!(
+            kind("v=spf1 exp=a.example exp=b.example"),
+            ParseErrorKind::DuplicateModifier { modifier: "exp" }
+        );
         assert_eq!(kind("v-spf1 -all"), ParseErrorKind::NotSpf1);
         ok("v=spf1 a:xn--bcher-kva.example");
         ok("V=SPF1 MX -ALL moo.cow-far_out=man:dog/cat ");
