@@ -80,5 +80,7 @@ fn trace_line(out: &mut String, event: &TraceEvent) {
             indent(*depth)
         ),
         TraceEvent::Explanation { domain, detail } => writeln!(out, "  explanation from {domain}: {detail}"),
+        TraceEvent::Truncated { omitted } => writeln!(out, "  ... {omitted} more steps not recorded"),
+        other => writeln!(out, "  {other:?}"),
     };
 }

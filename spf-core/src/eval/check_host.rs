@@ -151,6 +151,7 @@ impl<L: Lookup> Evaluator<L> {
             dns_terms: 0,
             void: 0,
             trace: Vec::new(),
+            trace_omitted: 0,
             validated_name: None,
         };
         let outcome = run.run(domain).await;
@@ -159,6 +160,9 @@ impl<L: Lookup> Evaluator<L> {
         } else {
             None
         };
+        if run.trace_omitted > 0 {
+            run.trace.push(TraceEvent::Truncated { omitted: run.trace_omitted });
+        }
         Evaluation {
             result: outcome.result,
             identity,
@@ -262,6 +266,8 @@ struct Run<'a, L> {
     dns_terms: u32,
     void: u32,
     trace: Vec<TraceEvent>,
+    /// Trace events beyond the cap, counted only.
+    trace_omitted: u32,
     /// `%{p}`, computed at most once per check.
     validated_name: Option<String>,
 }
@@ -271,8 +277,18 @@ impl<L: Lookup> Run<'_, L> {
         &self.ev.options.limits
     }
 
-    fn tracing(&self) -> bool {
-        self.ev.options.trace
+    /// Whether to record the next trace event. The trace holds at most
+    /// [`trace::MAX_EVENTS`] events; later ones are only counted, so a huge
+    /// record cannot make the trace huge.
+    fn tracing(&mut self) -> bool {
+        if !self.ev.options.trace {
+            return false;
+        }
+        if self.trace.len() < trace::MAX_EVENTS {
+            return true;
+        }
+        self.trace_omitted += 1;
+        false
     }
 
     fn vars<'b>(&'b self, domain: &'b str) -> MacroVars<'b> {
@@ -611,7 +627,7 @@ impl<L: Lookup> Run<'_, L> {
                     self.trace.push(TraceEvent::Record {
                         depth,
                         domain: domain.to_string(),
-                        record: record.to_string(),
+                        record: trace::shorten(record.to_string()),
                     });
                 }
                 Ok(Arc::clone(record))

@@ -27,6 +27,7 @@ pub enum QueryOutcome {
 /// One step of an evaluation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TraceEvent {
     /// check_host() starts for a domain: the initial domain, an include
     /// target, or a redirect target.
@@ -96,6 +97,12 @@ pub enum TraceEvent {
         /// Void lookups spent inside it.
         void_lookups_spent: u32,
     },
+    /// The trace reached its cap of [`MAX_EVENTS`]; this many later events
+    /// were not recorded.
+    Truncated {
+        /// Events not recorded.
+        omitted: u32,
+    },
     /// The explanation step on `fail` (§6.2).
     Explanation {
         /// The domain whose `exp=` was used, if any.
@@ -105,21 +112,28 @@ pub enum TraceEvent {
     },
 }
 
+/// The most events a trace holds.
+pub const MAX_EVENTS: usize = 1000;
+
+/// Record text longer than this is shortened in the trace.
+const MAX_TEXT: usize = 512;
+
+/// Shortens text for the trace, saying how long it was.
+pub(crate) fn shorten(text: String) -> String {
+    if text.len() > MAX_TEXT {
+        let mut cut = MAX_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}... ({} bytes)", &text[..cut], text.len())
+    } else {
+        text
+    }
+}
+
 /// Renders a lookup result for the trace; long records are shortened.
 pub(crate) fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome {
     use crate::dns::{LookupError, Records};
-    const MAX: usize = 512;
-    let shorten = |text: String| {
-        if text.len() > MAX {
-            let mut cut = MAX;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            format!("{}... ({} bytes)", &text[..cut], text.len())
-        } else {
-            text
-        }
-    };
     match result {
         Ok(answer) => {
             let records = match &answer.records {
