@@ -18,4 +18,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
+step "fuzz targets compile (running them needs nightly: see fuzz/README.md)"
+cargo check --quiet --manifest-path fuzz/Cargo.toml
+
 step "all tests passed"

@@ -2,4 +2,5 @@
 
 mod headers;
 mod hostile;
+mod properties;
 mod zone_file;

@@ -237,6 +237,7 @@ impl Zone {
         // The obsolete SPF type (99) is not known to the parser: note its
         // owners and parse the rest.
         let (text, spf_owners) = strip_spf_rrs(text);
+        let text = encode_decimal_escapes(&text);
         let parser = Parser::new(text.as_str(), None, Some(Name::root()));
         let (_, rrsets) = parser.parse().map_err(|e| syntax(e.to_string()))?;
         let rrsets: BTreeMap<_, _> = rrsets.into_iter().collect();
@@ -251,7 +252,9 @@ impl Zone {
                     RData::MX(mx) => node.mx.push((mx.preference, key(&mx.exchange.to_ascii())), ttl),
                     RData::PTR(ptr) => node.ptr.push(key(&ptr.0.to_ascii()), ttl),
                     RData::CNAME(c) => node.cname = Some(key(&c.0.to_ascii())),
-                    RData::TXT(txt) => node.txt.push(txt.txt_data.iter().map(|s| s.to_vec()).collect(), ttl),
+                    RData::TXT(txt) => {
+                        node.txt.push(txt.txt_data.iter().map(|s| decode_escaped_bytes(s)).collect(), ttl)
+                    }
                     RData::SOA(soa) => {
                         let minimum = soa.minimum.min(ttl);
                         self.negative_ttl = Some(minimum);
@@ -339,6 +342,67 @@ impl Zone {
             format!("CNAME chain from {name} too long or looping").into(),
         )))
     }
+}
+
+/// First code point of the private-use range that carries raw bytes through
+/// the master-file parser: byte `b` travels as `U+10FF00 + b`.
+const BYTE_CARRIER: u32 = 0x10_FF00;
+
+/// Rewrites RFC 1035 `\DDD` escapes before the text reaches hickory-proto's
+/// lexer, which decodes them wrongly (0.26 reads `\255` as U+20505) and
+/// cannot carry bytes that are not UTF-8. Printable ASCII becomes itself
+/// (`"` and `\` stay escaped); every other byte travels as a private-use
+/// character that [`decode_escaped_bytes`] turns back into the byte.
+fn encode_decimal_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let digits: String = chars.clone().take(3).collect();
+        if digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let value: u32 = digits.bytes().fold(0, |v, d| v * 10 + u32::from(d - b'0'));
+            if let Ok(byte) = u8::try_from(value) {
+                for _ in 0..3 {
+                    chars.next();
+                }
+                match byte {
+                    b'"' | b'\\' => {
+                        out.push('\\');
+                        out.push(char::from(byte));
+                    }
+                    0x20..=0x7e => out.push(char::from(byte)),
+                    _ => out.extend(char::from_u32(BYTE_CARRIER + u32::from(byte))),
+                }
+                continue;
+            }
+        }
+        // Any other escape (`\"`, `\\`, `\X`) is left for the lexer.
+        out.push(c);
+        if let Some(next) = chars.next() {
+            out.push(next);
+        }
+    }
+    out
+}
+
+/// Turns the private-use carriers of [`encode_decimal_escapes`] back into bytes.
+fn decode_escaped_bytes(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        // U+10FF00..=U+10FFFF is F4 8F BC..BF 80..BF in UTF-8.
+        if let [0xF4, 0x8F, b3 @ 0xBC..=0xBF, b4 @ 0x80..=0xBF, ..] = data[i..] {
+            out.push(((b3 & 0x03) << 6) | (b4 & 0x3F));
+            i += 4;
+        } else {
+            out.push(data[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Removes records of type SPF (99) from master-file text, returning the
