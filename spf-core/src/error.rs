@@ -15,6 +15,15 @@ pub enum Error {
     /// The sender address is not usable.
     #[error("invalid sender {0:?}: {1}")]
     InvalidSender(String, &'static str),
+    /// A nameserver address that is not `IP` or `IP:PORT`.
+    #[error("invalid nameserver {0:?}: expected IP or IP:PORT")]
+    InvalidNameserver(String),
+    /// The resolver could not be set up (e.g. no readable /etc/resolv.conf).
+    #[error("cannot set up the DNS resolver: {0}")]
+    Resolver(String),
+    /// The checker's runtime could not be started.
+    #[error("cannot start the checker's runtime: {0}")]
+    Runtime(Arc<std::io::Error>),
     /// A zone file could not be read.
     #[error("cannot read zone file {path}: {source}")]
     ZoneIo {

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod checker;
 pub mod dns;
 mod error;
 pub mod eval;
@@ -26,6 +27,7 @@ pub mod headers;
 pub mod macros;
 pub mod record;
 
+pub use checker::{Backend, Checker, CheckerConfig, DnsSource};
 pub use error::{Error, normalize_ip, parse_ip};
 pub use eval::{CheckOptions, Evaluation, Evaluator, Identity, Limits, Reason, SpfResult, VoidCounting};
 pub use record::{ParseError, Record};

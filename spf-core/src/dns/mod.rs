@@ -1,9 +1,13 @@
 //! DNS: the lookup trait and its implementations.
 
+pub mod cache;
+pub mod hickory;
 mod lookup;
 pub mod zone;
 
 pub use lookup::{
     Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecord, TxtRecords,
 };
+pub use cache::{Cache, CacheConfig, CacheStats, CachedLookup};
+pub use hickory::{HickoryLookup, ResolverSettings};
 pub use zone::Zone;

@@ -99,18 +99,8 @@ impl<L: Lookup> Evaluator<L> {
     /// address without a local part (`@example.com`) gets `postmaster`
     /// (§4.3); so does a bare domain without `@`.
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let mail_from = mail_from.trim();
-        let mail_from = mail_from.strip_prefix('<').and_then(|m| m.strip_suffix('>')).unwrap_or(mail_from);
-        if mail_from.is_empty() {
-            let sender = format!("postmaster@{helo}");
-            return self.check_host(ip, helo, &sender, helo, Identity::MailFrom).await;
-        }
-        let (local, domain) = match mail_from.rsplit_once('@') {
-            Some((local, domain)) => (local, domain),
-            None => ("", mail_from),
-        };
-        let sender = if local.is_empty() { format!("postmaster@{domain}") } else { mail_from.to_string() };
-        self.check_host(ip, domain, &sender, helo, Identity::MailFrom).await
+        let (sender, domain) = mail_from_identity(mail_from, helo);
+        self.check_host(ip, &domain, &sender, helo, Identity::MailFrom).await
     }
 
     /// Checks the HELO identity (§2.3): `<sender>` is `postmaster@<helo>`.
@@ -177,6 +167,22 @@ impl<L: Lookup> Evaluator<L> {
             void_lookups: run.void,
             trace: run.trace,
         }
+    }
+}
+
+/// `<sender>` and `<domain>` for the MAIL FROM identity (§2.4, §4.3): the
+/// null reverse-path (empty or `<>`) is `postmaster@<helo>`; an address
+/// without a local part, or a bare domain, gets `postmaster`.
+pub fn mail_from_identity(mail_from: &str, helo: &str) -> (String, String) {
+    let mail_from = mail_from.trim();
+    let mail_from = mail_from.strip_prefix('<').and_then(|m| m.strip_suffix('>')).unwrap_or(mail_from);
+    if mail_from.is_empty() {
+        return (format!("postmaster@{helo}"), helo.to_string());
+    }
+    match mail_from.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() => (mail_from.to_string(), domain.to_string()),
+        Some((_, domain)) => (format!("postmaster@{domain}"), domain.to_string()),
+        None => (format!("postmaster@{mail_from}"), mail_from.to_string()),
     }
 }
 
@@ -315,7 +321,7 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// Counts a DNS-querying term, before its query is sent (§4.6.4).
-    fn charge_term(&mut self, term: &dyn fmt::Display, domain: &str) -> Result<(), Reason> {
+    fn charge_term(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
         self.dns_terms += 1;
         if self.dns_terms > self.limits().dns_terms {
             return Err(Reason::Limit {
@@ -329,7 +335,7 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// Counts a void lookup (§4.6.4).
-    fn charge_void(&mut self, term: &dyn fmt::Display, domain: &str) -> Result<(), Reason> {
+    fn charge_void(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
         self.void += 1;
         if self.void > self.limits().void_lookups {
             return Err(Reason::Limit {
@@ -462,7 +468,7 @@ impl<L: Lookup> Run<'_, L> {
     /// term, expands the target and fetches its record.
     async fn enter(
         &mut self,
-        term: &dyn fmt::Display,
+        term: &(dyn fmt::Display + Sync),
         spec: &DomainSpec,
         domain: &str,
         depth: u32,

@@ -7,7 +7,7 @@ mod trace;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation};
+pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation, mail_from_identity};
 pub use limits::{Limits, VoidCounting};
 pub use trace::{QueryOutcome, TraceEvent};
 

@@ -1,0 +1,242 @@
+//! The [`Checker`]: the object applications hold. Built once from a
+//! [`CheckerConfig`]; cheap to clone; `Send + Sync`, so one checker (and its
+//! cache) serves every thread of a mail server.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::{Handle, Runtime};
+
+use crate::dns::{Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType, ResolverSettings, Zone};
+use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Reason, SpfResult};
+use crate::{Error, normalize_ip};
+
+/// Where a checker's DNS answers come from.
+#[derive(Clone, Debug)]
+pub enum DnsSource {
+    /// Real DNS through hickory-resolver.
+    Resolver(ResolverSettings),
+    /// An in-memory zone (offline: names not in it do not exist).
+    Zone(Arc<Zone>),
+}
+
+impl Default for DnsSource {
+    fn default() -> Self {
+        DnsSource::Resolver(ResolverSettings::default())
+    }
+}
+
+/// How to build a [`Checker`].
+#[derive(Clone, Debug)]
+pub struct CheckerConfig {
+    /// Where answers come from. Default: the system's resolvers.
+    pub dns: DnsSource,
+    /// Size and TTL policy of the cache this checker creates. Ignored when
+    /// `shared_cache` is given.
+    pub cache: CacheConfig,
+    /// A cache shared with other checkers, if any.
+    pub shared_cache: Option<Arc<Cache>>,
+    /// Limits, receiver name, explanation, tracing.
+    pub options: CheckOptions,
+    /// The most time one check may take; then it ends in `temperror`.
+    /// Default 20 s (RFC 7208 §4.6.4: "at least 20 seconds").
+    pub deadline: Duration,
+    /// Threads of the checker's runtime, which drive DNS I/O for blocking
+    /// checks. Default 2.
+    pub worker_threads: usize,
+}
+
+impl Default for CheckerConfig {
+    fn default() -> Self {
+        CheckerConfig {
+            dns: DnsSource::default(),
+            cache: CacheConfig::default(),
+            shared_cache: None,
+            options: CheckOptions::default(),
+            deadline: Duration::from_secs(20),
+            worker_threads: 2,
+        }
+    }
+}
+
+/// The DNS behind a checker's cache.
+#[derive(Debug)]
+pub enum Backend {
+    /// hickory-resolver.
+    Resolver(HickoryLookup),
+    /// An in-memory zone.
+    Zone(Arc<Zone>),
+}
+
+impl Lookup for Backend {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
+        match self {
+            Backend::Resolver(r) => r.lookup(name, rtype).await,
+            Backend::Zone(z) => z.lookup(name, rtype).await,
+        }
+    }
+}
+
+struct Inner {
+    evaluator: Evaluator<CachedLookup<Backend>>,
+    deadline: Duration,
+    /// `Option` only so that `Drop` can shut it down without blocking.
+    runtime: Option<Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside async code; the
+        // last clone of a checker may well be dropped there.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Checks SPF. See the module documentation.
+///
+/// ```
+/// use std::sync::Arc;
+/// use spf_core::{Checker, CheckerConfig, DnsSource, SpfResult, dns::Zone};
+///
+/// let zone = Zone::from_master_str("example.com. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n", "<doc>")?;
+/// let checker = Checker::new(CheckerConfig { dns: DnsSource::Zone(Arc::new(zone)), ..Default::default() })?;
+/// let eval = checker.check_blocking("192.0.2.7".parse()?, "alice@example.com", "mail.example.com");
+/// assert_eq!(eval.result, SpfResult::Pass);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Checker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("deadline", &self.inner.deadline)
+            .field("cache", self.cache())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// Builds a checker: starts its runtime, sets up the resolver and cache.
+    pub fn new(config: CheckerConfig) -> Result<Checker, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("fastspf-dns")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(Arc::new(e)))?;
+        let backend = match &config.dns {
+            DnsSource::Resolver(settings) => {
+                let _context = runtime.enter();
+                Backend::Resolver(HickoryLookup::new(settings)?)
+            }
+            DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
+        };
+        let cache = config.shared_cache.clone().unwrap_or_else(|| Arc::new(Cache::new(config.cache.clone())));
+        let evaluator = Evaluator::new(CachedLookup::new(backend, cache), config.options.clone());
+        Ok(Checker { inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }) })
+    }
+
+    /// The cache (shareable with other checkers through
+    /// [`CheckerConfig::shared_cache`]).
+    pub fn cache(&self) -> &Arc<Cache> {
+        self.inner.evaluator.lookup().cache()
+    }
+
+    /// Cache counters and size.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache().stats()
+    }
+
+    /// The evaluation options.
+    pub fn options(&self) -> &CheckOptions {
+        self.inner.evaluator.options()
+    }
+
+    /// The per-check deadline.
+    pub fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+
+    /// Checks the MAIL FROM identity (`mail_from` empty: the null sender,
+    /// checked as `postmaster@<helo>`). For async callers: run it inside a
+    /// tokio runtime with I/O and time enabled (`#[tokio::main]` has both).
+    pub async fn check(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
+        let work = self.inner.evaluator.check_mail_from(ip, mail_from, helo);
+        match tokio::time::timeout(self.inner.deadline, work).await {
+            Ok(eval) => eval,
+            Err(_) => {
+                let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
+                timed_out(Identity::MailFrom, ip, sender, domain, helo)
+            }
+        }
+    }
+
+    /// Checks the HELO identity. Async, like [`Checker::check`].
+    pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
+        let work = self.inner.evaluator.check_helo(ip, helo);
+        match tokio::time::timeout(self.inner.deadline, work).await {
+            Ok(eval) => eval,
+            Err(_) => timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo),
+        }
+    }
+
+    /// [`Checker::check`] for callers without an async runtime (the C and
+    /// Python layers, milters): blocks the calling thread until the result
+    /// is known, while the checker's own runtime drives the DNS traffic.
+    ///
+    /// Called from inside a tokio runtime (where blocking the thread would
+    /// stall that runtime or panic), it runs the check on a short-lived
+    /// helper thread and blocks on that instead: it works, but async code
+    /// should call [`Checker::check`].
+    pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
+        self.block_on(self.check(ip, mail_from, helo))
+    }
+
+    /// [`Checker::check_helo`], blocking. See [`Checker::check_blocking`].
+    pub fn check_helo_blocking(&self, ip: IpAddr, helo: &str) -> Evaluation {
+        self.block_on(self.check_helo(ip, helo))
+    }
+
+    /// Runs a future on the checker's runtime from synchronous code.
+    pub fn block_on<F>(&self, work: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let Some(runtime) = self.inner.runtime.as_ref() else {
+            unreachable!("the runtime lives as long as the checker")
+        };
+        if Handle::try_current().is_err() {
+            return runtime.block_on(work);
+        }
+        std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(work)).join() {
+            Ok(output) => output,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    }
+}
+
+/// The evaluation of a check that ran past its deadline.
+fn timed_out(identity: Identity, ip: IpAddr, sender: String, domain: String, helo: &str) -> Evaluation {
+    Evaluation {
+        result: SpfResult::TempError,
+        identity,
+        ip: normalize_ip(ip),
+        sender,
+        helo: (!helo.is_empty()).then(|| helo.to_string()),
+        domain,
+        explanation: None,
+        matched: None,
+        reason: Some(Reason::Deadline),
+        dns_lookups: 0,
+        void_lookups: 0,
+        trace: Vec::new(),
+    }
+}

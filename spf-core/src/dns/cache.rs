@@ -1,0 +1,384 @@
+//! The shared DNS cache: sharded, TTL-aware, bounded by entries and bytes,
+//! with negative caching (RFC 2308) and single-flight upstream queries.
+//!
+//! One [`Cache`] is meant to be shared (`Arc`) by every checker of a process:
+//! a busy MTA then sends each distinct (name, type) query once per TTL, not
+//! once per message. TXT answers carry their parsed SPF record
+//! ([`TxtRecords::spf`](super::TxtRecords::spf)), so a warm check parses nothing.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use tokio::sync::OnceCell;
+
+use super::{Lookup, LookupError, LookupResult, RecordType, Records};
+
+/// Where the cache reads the time. Tests use [`ManualClock`] so that TTL
+/// expiry is tested without sleeping.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// The monotonic system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<Instant>,
+}
+
+impl ManualClock {
+    /// A clock standing at the current instant.
+    pub fn new() -> ManualClock {
+        ManualClock { now: Mutex::new(Instant::now()) }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Cache sizing and TTL policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Most entries held. Default 100,000.
+    pub max_entries: usize,
+    /// Most bytes held, approximately (keys, answers, parsed records and
+    /// per-entry overhead are estimated). Default 64 MiB.
+    pub max_bytes: usize,
+    /// Independent shards (each its own lock), so threads do not serialise
+    /// on one mutex. Default 16.
+    pub shards: usize,
+    /// Positive TTLs are raised to at least this. Default 0.
+    pub min_ttl: Duration,
+    /// Positive TTLs are cut to at most this. Default 1 day.
+    pub max_ttl: Duration,
+    /// Negative TTLs (NXDOMAIN, no data; RFC 2308: the SOA minimum) are
+    /// raised to at least this. Default 0.
+    pub negative_min_ttl: Duration,
+    /// Negative TTLs are cut to at most this. Default 1 hour (RFC 2308 §5
+    /// suggests one to three hours as a ceiling).
+    pub negative_max_ttl: Duration,
+    /// How long a temporary failure (timeout, SERVFAIL) is remembered, so a
+    /// failing server is not asked again for every message. Default 2 s;
+    /// zero means not at all. Capped at 30 s.
+    pub temp_error_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 100_000,
+            max_bytes: 64 << 20,
+            shards: 16,
+            min_ttl: Duration::ZERO,
+            max_ttl: Duration::from_secs(86_400),
+            negative_min_ttl: Duration::ZERO,
+            negative_max_ttl: Duration::from_secs(3_600),
+            temp_error_ttl: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Cache counters and sizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Upstream queries sent (lookups that missed and were not coalesced).
+    pub misses: u64,
+    /// Lookups that found the same query already in flight and waited for it.
+    pub coalesced: u64,
+    /// Entries dropped because their TTL ran out.
+    pub expirations: u64,
+    /// Entries dropped to stay within the entry or byte bound.
+    pub evictions: u64,
+    /// Entries held now.
+    pub entries: u64,
+    /// Approximate bytes held now.
+    pub bytes: u64,
+}
+
+struct Entry {
+    result: LookupResult,
+    expires: Instant,
+    bytes: usize,
+}
+
+type Flight = Arc<OnceCell<LookupResult>>;
+
+struct Shard {
+    lru: LruCache<Box<str>, Entry>,
+    bytes: usize,
+    inflight: HashMap<Box<str>, Flight>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    coalesced: AtomicU64,
+    expirations: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// The sharded, TTL-aware LRU cache of DNS answers.
+pub struct Cache {
+    shards: Box<[Mutex<Shard>]>,
+    shard_entries: usize,
+    shard_bytes: usize,
+    config: CacheConfig,
+    clock: Arc<dyn Clock>,
+    hasher: RandomState,
+    counters: Counters,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache").field("config", &self.config).field("stats", &self.stats()).finish()
+    }
+}
+
+/// Fixed cost of one entry: the LRU node and hash slot, the key's and
+/// answer's headers, the `Arc` counts.
+const ENTRY_OVERHEAD: usize = 160;
+
+/// Longest key: a type byte and a name of at most 255 octets.
+const MAX_KEY: usize = 256;
+
+impl Cache {
+    /// A cache with the system clock.
+    pub fn new(config: CacheConfig) -> Cache {
+        Cache::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A cache reading time from `clock`.
+    pub fn with_clock(config: CacheConfig, clock: Arc<dyn Clock>) -> Cache {
+        let max_entries = config.max_entries.max(1);
+        let shards = config.shards.clamp(1, 1024).min(max_entries);
+        let shard_entries = max_entries.div_ceil(shards);
+        let shard_bytes = config.max_bytes.div_ceil(shards);
+        let shards = (0..shards)
+            .map(|_| Mutex::new(Shard { lru: LruCache::unbounded(), bytes: 0, inflight: HashMap::new() }))
+            .collect();
+        Cache {
+            shards,
+            shard_entries,
+            shard_bytes,
+            config,
+            clock,
+            hasher: RandomState::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// Counters and current size.
+    pub fn stats(&self) -> CacheStats {
+        let (mut entries, mut bytes) = (0u64, 0u64);
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            entries += shard.lru.len() as u64;
+            bytes += shard.bytes as u64;
+        }
+        let c = &self.counters;
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            coalesced: c.coalesced.load(Ordering::Relaxed),
+            expirations: c.expirations.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
+            entries,
+            bytes,
+        }
+    }
+
+    /// Drops every entry (counters are kept).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            shard.lru.clear();
+            shard.bytes = 0;
+        }
+    }
+
+    /// Answers `name`/`rtype` from the cache, or asks `upstream` once however
+    /// many callers miss on the same key at the same time.
+    pub async fn lookup<L: Lookup + ?Sized>(&self, upstream: &L, name: &str, rtype: RecordType) -> LookupResult {
+        let mut buffer = [0u8; MAX_KEY];
+        let Some(key) = encode_key(&mut buffer, name, rtype) else {
+            // Longer than any DNS name: nothing to share; ask directly.
+            return upstream.lookup(name, rtype).await;
+        };
+        let index = self.shard_of(key);
+        let flight = {
+            let mut shard = lock(&self.shards[index]);
+            let now = self.clock.now();
+            match shard.lru.get(key) {
+                Some(entry) if entry.expires > now => {
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    return entry.result.clone();
+                }
+                Some(_) => {
+                    if let Some(old) = shard.lru.pop(key) {
+                        shard.bytes -= old.bytes;
+                    }
+                    self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {}
+            }
+            match shard.inflight.get(key) {
+                Some(flight) => {
+                    self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
+                    Arc::clone(flight)
+                }
+                None => {
+                    let flight = Flight::default();
+                    shard.inflight.insert(key.into(), Arc::clone(&flight));
+                    flight
+                }
+            }
+        };
+        // Whoever runs the initialiser asks upstream; everyone else waits for
+        // its answer. If that caller is cancelled, a waiter takes over.
+        let result = flight
+            .get_or_init(|| async {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                let result = upstream.lookup(name, rtype).await;
+                self.store(index, key, &result);
+                result
+            })
+            .await;
+        result.clone()
+    }
+
+    fn shard_of(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) as usize) % self.shards.len()
+    }
+
+    /// How long an answer may be kept.
+    fn lifetime(&self, result: &LookupResult) -> Duration {
+        let c = &self.config;
+        match result {
+            Ok(answer) => Duration::from_secs(answer.ttl.into()).clamp(c.min_ttl, c.max_ttl.max(c.min_ttl)),
+            Err(LookupError::NxDomain { ttl } | LookupError::NoData { ttl }) => Duration::from_secs((*ttl).into())
+                .clamp(c.negative_min_ttl, c.negative_max_ttl.max(c.negative_min_ttl)),
+            Err(LookupError::Temporary(_)) => c.temp_error_ttl.min(Duration::from_secs(30)),
+        }
+    }
+
+    fn store(&self, index: usize, key: &str, result: &LookupResult) {
+        let lifetime = self.lifetime(result);
+        let mut shard = lock(&self.shards[index]);
+        shard.inflight.remove(key);
+        if lifetime.is_zero() {
+            return;
+        }
+        let bytes = entry_bytes(key, result);
+        let entry = Entry { result: result.clone(), expires: self.clock.now() + lifetime, bytes };
+        if let Some(old) = shard.lru.put(key.into(), entry) {
+            shard.bytes -= old.bytes;
+        }
+        shard.bytes += bytes;
+        while shard.lru.len() > self.shard_entries || shard.bytes > self.shard_bytes {
+            let Some((_, old)) = shard.lru.pop_lru() else { break };
+            shard.bytes -= old.bytes;
+            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // A panic while holding the lock leaves the shard consistent enough to
+    // keep serving: every update is a single LRU operation.
+    shard.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key: one byte for the type, then the name. Built on the stack.
+fn encode_key<'b>(buffer: &'b mut [u8; MAX_KEY], name: &str, rtype: RecordType) -> Option<&'b str> {
+    let name = name.as_bytes();
+    if name.len() + 1 > MAX_KEY {
+        return None;
+    }
+    buffer[0] = b'0' + rtype as u8;
+    buffer[1..=name.len()].copy_from_slice(name);
+    std::str::from_utf8(&buffer[..=name.len()]).ok()
+}
+
+/// Approximate memory of an entry.
+fn entry_bytes(key: &str, result: &LookupResult) -> usize {
+    let data = match result {
+        // The record text, its parsed form (about twice the text) and the
+        // per-string boxes.
+        Ok(answer) => match &answer.records {
+            Records::Txt(t) => t.byte_len() * 3 + t.records().iter().map(|r| 16 + 16 * r.len()).sum::<usize>(),
+            Records::A(a) => 4 * a.len(),
+            Records::Aaaa(a) => 16 * a.len(),
+            Records::Mx(n) | Records::Ptr(n) => n.iter().map(|s| s.len() + 16).sum(),
+        },
+        Err(_) => 0,
+    };
+    ENTRY_OVERHEAD + key.len() + data
+}
+
+/// A [`Lookup`] that answers through a shared [`Cache`].
+#[derive(Debug, Clone)]
+pub struct CachedLookup<L> {
+    upstream: L,
+    cache: Arc<Cache>,
+}
+
+impl<L: Lookup> CachedLookup<L> {
+    /// Puts `cache` in front of `upstream`.
+    pub fn new(upstream: L, cache: Arc<Cache>) -> Self {
+        CachedLookup { upstream, cache }
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    /// The upstream lookup.
+    pub fn upstream(&self) -> &L {
+        &self.upstream
+    }
+}
+
+impl<L: Lookup> Lookup for CachedLookup<L> {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
+        self.cache.lookup(&self.upstream, name, rtype).await
+    }
+}
