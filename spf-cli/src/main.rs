@@ -3,13 +3,16 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use spf_core::dns::Zone;
+use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
-use spf_core::{CheckOptions, Evaluation, Evaluator};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation};
 
 mod render;
 
@@ -50,8 +53,14 @@ struct CheckArgs {
     #[arg(long, value_enum)]
     identity: Option<IdentityArg>,
     /// Answer DNS from this RFC 1035 master file (repeatable): offline, names not in the files do not exist.
-    #[arg(long = "zone", value_name = "FILE")]
+    #[arg(long = "zone", value_name = "FILE", conflicts_with = "nameservers")]
     zones: Vec<PathBuf>,
+    /// Ask this recursive resolver, IP[:PORT] (repeatable). Default: the system's (/etc/resolv.conf).
+    #[arg(long = "nameserver", value_name = "IP[:PORT]")]
+    nameservers: Vec<String>,
+    /// Seconds to wait for each DNS answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    timeout: f64,
     /// This host's name, for Received-SPF's receiver= and the %{r} macro.
     #[arg(long)]
     receiver: Option<String>,
@@ -96,27 +105,37 @@ fn check(args: &CheckArgs) -> Result<()> {
     if helo.is_empty() && (matches!(identity, IdentityArg::Helo) || sender.trim().is_empty()) {
         return Err(Usage("--helo NAME is needed to check the HELO identity or a null sender".into()).into());
     }
-    if args.zones.is_empty() {
-        return Err(Usage(
-            "real DNS lookups arrive with the hickory resolver; pass --zone FILE to answer from a master file"
-                .into(),
-        )
-        .into());
-    }
-    let mut zone = Zone::new();
-    for path in &args.zones {
-        zone.load_master_file(path).map_err(|e| Usage(e.to_string()))?;
-    }
-    let options = CheckOptions { receiver: args.receiver.clone(), ..CheckOptions::default() };
-    let evaluator = Evaluator::new(zone, options);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting the runtime")?;
-    let eval = runtime.block_on(async {
-        match identity {
-            IdentityArg::Helo => evaluator.check_helo(ip, helo).await,
-            IdentityArg::Mailfrom => evaluator.check_mail_from(ip, sender, helo).await,
+    let dns = if args.zones.is_empty() {
+        let nameservers = args
+            .nameservers
+            .iter()
+            .map(|n| parse_nameserver(n).map_err(|e| Usage(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+            return Err(
+                Usage(format!("--timeout {} is not a number of seconds in (0, 3600]", args.timeout)).into()
+            );
         }
-    });
-    let limits = evaluator.options().limits;
+        DnsSource::Resolver(ResolverSettings {
+            nameservers,
+            timeout: Duration::from_secs_f64(args.timeout),
+            ..ResolverSettings::default()
+        })
+    } else {
+        let mut zone = Zone::new();
+        for path in &args.zones {
+            zone.load_master_file(path).map_err(|e| Usage(e.to_string()))?;
+        }
+        DnsSource::Zone(Arc::new(zone))
+    };
+    let options = CheckOptions { receiver: args.receiver.clone(), ..CheckOptions::default() };
+    let checker = Checker::new(CheckerConfig { dns, options, worker_threads: 1, ..CheckerConfig::default() })
+        .map_err(|e| Usage(e.to_string()))?;
+    let eval = match identity {
+        IdentityArg::Helo => checker.check_helo_blocking(ip, helo),
+        IdentityArg::Mailfrom => checker.check_blocking(ip, sender, helo),
+    };
+    let limits = checker.options().limits;
     let text = if args.json {
         json(&eval, args.receiver.as_deref())?
     } else {

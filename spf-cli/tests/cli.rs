@@ -142,12 +142,34 @@ fn human_output_shows_result_match_and_headers() {
 fn usage_errors_exit_2_with_a_message() {
     let zone = demo_zone();
     let zone = zone.to_str().expect("utf-8 path");
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 7] = [
         &["check", "--zone", zone, "--ip", "not-an-ip", "--sender", "a@b.example"],
         &["check", "--zone", "/nonexistent/zone", "--ip", "192.0.2.1", "--sender", "a@b.example"],
         &["check", "--zone", zone, "--ip", "192.0.2.1", "--sender", ""],
-        &["check", "--ip", "192.0.2.1", "--sender", "a@b.example"],
         &["check", "--sender", "a@b.example"],
+        &["check", "--ip", "192.0.2.1", "--sender", "a@b.example", "--nameserver", "not-an-address"],
+        &[
+            "check",
+            "--ip",
+            "192.0.2.1",
+            "--sender",
+            "a@b.example",
+            "--nameserver",
+            "127.0.0.1",
+            "--timeout",
+            "-1",
+        ],
+        &[
+            "check",
+            "--zone",
+            zone,
+            "--nameserver",
+            "127.0.0.1",
+            "--ip",
+            "192.0.2.1",
+            "--sender",
+            "a@b.example",
+        ],
     ];
     for args in cases {
         let out = fastspf(args);
@@ -155,4 +177,25 @@ fn usage_errors_exit_2_with_a_message() {
         assert!(!out.stderr.is_empty(), "{args:?} printed no message");
         assert!(out.stdout.is_empty(), "{args:?} printed a result");
     }
+}
+
+/// Real DNS: the demo zone served by a DNS server on 127.0.0.1.
+#[test]
+fn checks_against_a_nameserver() {
+    let master = std::fs::read_to_string(demo_zone()).expect("demo zone");
+    let server = spf_testdns::TestDns::start(&master);
+    let nameserver = server.addr.to_string();
+    for (ip, sender, result) in [
+        ("192.0.2.10", "alice@pass.demo.example", "pass"),
+        ("203.0.113.9", "alice@fail.demo.example", "fail"),
+        ("198.51.100.7", "alice@redirect.demo.example", "pass"),
+        ("192.0.2.10", "alice@nowhere.demo.example", "none"),
+    ] {
+        let out = fastspf(&["check", "--nameserver", &nameserver, "--ip", ip, "--sender", sender, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["result"], result, "{sender} from {ip}");
+    }
+    assert!(server.count("pass.demo.example", "TXT") >= 1);
+    assert!(server.count("why._spf.fail.demo.example", "TXT") >= 1, "the explanation was fetched");
 }

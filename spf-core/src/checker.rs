@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::dns::{Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType, ResolverSettings, Zone};
+use crate::dns::{
+    Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType,
+    ResolverSettings, Zone,
+};
 use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Reason, SpfResult};
 use crate::{Error, normalize_ip};
 
@@ -65,7 +68,7 @@ impl Default for CheckerConfig {
 #[derive(Debug)]
 pub enum Backend {
     /// hickory-resolver.
-    Resolver(HickoryLookup),
+    Resolver(Box<HickoryLookup>),
     /// An in-memory zone.
     Zone(Arc<Zone>),
 }
@@ -134,13 +137,15 @@ impl Checker {
         let backend = match &config.dns {
             DnsSource::Resolver(settings) => {
                 let _context = runtime.enter();
-                Backend::Resolver(HickoryLookup::new(settings)?)
+                Backend::Resolver(Box::new(HickoryLookup::new(settings)?))
             }
             DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
         };
         let cache = config.shared_cache.clone().unwrap_or_else(|| Arc::new(Cache::new(config.cache.clone())));
         let evaluator = Evaluator::new(CachedLookup::new(backend, cache), config.options.clone());
-        Ok(Checker { inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }) })
+        Ok(Checker {
+            inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }),
+        })
     }
 
     /// The cache (shareable with other checkers through

@@ -1,6 +1,8 @@
 //! Integration tests for spf-core (one binary; modules by topic).
 
+mod cache;
 mod headers;
 mod hostile;
 mod properties;
+mod real_dns;
 mod zone_file;

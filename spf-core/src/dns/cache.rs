@@ -236,7 +236,12 @@ impl Cache {
 
     /// Answers `name`/`rtype` from the cache, or asks `upstream` once however
     /// many callers miss on the same key at the same time.
-    pub async fn lookup<L: Lookup + ?Sized>(&self, upstream: &L, name: &str, rtype: RecordType) -> LookupResult {
+    pub async fn lookup<L: Lookup + ?Sized>(
+        &self,
+        upstream: &L,
+        name: &str,
+        rtype: RecordType,
+    ) -> LookupResult {
         let mut buffer = [0u8; MAX_KEY];
         let Some(key) = encode_key(&mut buffer, name, rtype) else {
             // Longer than any DNS name: nothing to share; ask directly.
@@ -293,8 +298,10 @@ impl Cache {
         let c = &self.config;
         match result {
             Ok(answer) => Duration::from_secs(answer.ttl.into()).clamp(c.min_ttl, c.max_ttl.max(c.min_ttl)),
-            Err(LookupError::NxDomain { ttl } | LookupError::NoData { ttl }) => Duration::from_secs((*ttl).into())
-                .clamp(c.negative_min_ttl, c.negative_max_ttl.max(c.negative_min_ttl)),
+            Err(LookupError::NxDomain { ttl } | LookupError::NoData { ttl }) => {
+                Duration::from_secs((*ttl).into())
+                    .clamp(c.negative_min_ttl, c.negative_max_ttl.max(c.negative_min_ttl))
+            }
             Err(LookupError::Temporary(_)) => c.temp_error_ttl.min(Duration::from_secs(30)),
         }
     }
@@ -343,7 +350,9 @@ fn entry_bytes(key: &str, result: &LookupResult) -> usize {
         // The record text, its parsed form (about twice the text) and the
         // per-string boxes.
         Ok(answer) => match &answer.records {
-            Records::Txt(t) => t.byte_len() * 3 + t.records().iter().map(|r| 16 + 16 * r.len()).sum::<usize>(),
+            Records::Txt(t) => {
+                t.byte_len() * 3 + t.records().iter().map(|r| 16 + 16 * r.len()).sum::<usize>()
+            }
             Records::A(a) => 4 * a.len(),
             Records::Aaaa(a) => 16 * a.len(),
             Records::Mx(n) | Records::Ptr(n) => n.iter().map(|s| s.len() + 16).sum(),

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
@@ -121,22 +121,28 @@ impl Lookup for HickoryLookup {
     async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
         // Labels may hold any octet (macro expansions can put spaces or `%`
         // in them), so build the name from raw labels, absolute.
-        let Ok(mut fqdn) = Name::from_labels(name.split('.').filter(|l| !l.is_empty()).map(str::as_bytes)) else {
+        let Ok(mut fqdn) = Name::from_labels(name.split('.').filter(|l| !l.is_empty()).map(str::as_bytes))
+        else {
             return Err(LookupError::NxDomain { ttl: NEGATIVE_TTL_WITHOUT_SOA });
         };
         fqdn.set_fqdn(true);
         let wanted = hickory_type(rtype);
         match self.resolver.lookup(fqdn, wanted).await {
             Ok(lookup) => {
-                let now = Instant::now();
-                let ttl = lookup.valid_until().saturating_duration_since(now).as_secs();
-                let ttl = u32::try_from(ttl).unwrap_or(u32::MAX);
-                let data = lookup.answers().iter().filter(|r| r.record_type() == wanted).map(|r| &r.data);
+                // The RRset's TTL as received (hickory's cache is off, so
+                // nothing has aged it).
+                let matching = || lookup.answers().iter().filter(|r| r.record_type() == wanted);
+                let ttl = matching().map(|r| r.ttl).min().unwrap_or(0);
+                let data = matching().map(|r| &r.data);
                 let records = match rtype {
-                    RecordType::Txt => Records::Txt(Arc::new(TxtRecords::new(data.filter_map(|d| match d {
-                        RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect::<Vec<_>>()),
-                        _ => None,
-                    })))),
+                    RecordType::Txt => {
+                        Records::Txt(Arc::new(TxtRecords::new(data.filter_map(|d| match d {
+                            RData::TXT(txt) => {
+                                Some(txt.txt_data.iter().map(|s| s.to_vec()).collect::<Vec<_>>())
+                            }
+                            _ => None,
+                        }))))
+                    }
                     RecordType::A => Records::A(
                         data.filter_map(|d| if let RData::A(a) = d { Some(a.0) } else { None }).collect(),
                     ),
@@ -145,13 +151,20 @@ impl Lookup for HickoryLookup {
                     ),
                     RecordType::Mx => {
                         let mut mx: Vec<(u16, Box<str>)> = data
-                            .filter_map(|d| if let RData::MX(mx) = d { Some((mx.preference, plain(&mx.exchange))) } else { None })
+                            .filter_map(|d| {
+                                if let RData::MX(mx) = d {
+                                    Some((mx.preference, plain(&mx.exchange)))
+                                } else {
+                                    None
+                                }
+                            })
                             .collect();
                         mx.sort_by_key(|(pref, _)| *pref);
                         Records::Mx(mx.into_iter().map(|(_, n)| n).collect())
                     }
                     RecordType::Ptr => Records::Ptr(
-                        data.filter_map(|d| if let RData::PTR(p) = d { Some(plain(&p.0)) } else { None }).collect(),
+                        data.filter_map(|d| if let RData::PTR(p) = d { Some(plain(&p.0)) } else { None })
+                            .collect(),
                     ),
                 };
                 if records.is_empty() {

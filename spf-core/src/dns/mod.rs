@@ -5,9 +5,9 @@ pub mod hickory;
 mod lookup;
 pub mod zone;
 
+pub use cache::{Cache, CacheConfig, CacheStats, CachedLookup};
+pub use hickory::{HickoryLookup, ResolverSettings};
 pub use lookup::{
     Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecord, TxtRecords,
 };
-pub use cache::{Cache, CacheConfig, CacheStats, CachedLookup};
-pub use hickory::{HickoryLookup, ResolverSettings};
 pub use zone::Zone;
