@@ -96,7 +96,12 @@ fn silent_server_is_temperror_within_the_timeout() {
         eval.reason
     );
     assert!(elapsed >= timeout, "gave up after {elapsed:?}, before the timeout");
-    assert!(elapsed < timeout * 3, "took {elapsed:?} for a {timeout:?} timeout and one attempt");
+    // One attempt of 400 ms; the margin absorbs a loaded CI machine, and is
+    // still far below the 5 s a default timeout would take.
+    assert!(
+        elapsed < timeout + Duration::from_millis(1_600),
+        "took {elapsed:?} for a {timeout:?} timeout and one attempt"
+    );
 }
 
 #[test]
