@@ -94,7 +94,13 @@ impl Drop for Inner {
         // Dropping a runtime blocks, which panics inside async code; the
         // last clone of a checker may well be dropped there.
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            if Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                // Outside async code, wait (briefly) for the worker threads
+                // to finish, so nothing of the checker outlives it.
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            }
         }
     }
 }
@@ -162,6 +168,15 @@ impl Checker {
     /// The evaluation options.
     pub fn options(&self) -> &CheckOptions {
         self.inner.evaluator.options()
+    }
+
+    /// A handle to the checker's runtime: where asynchronous checks started
+    /// from synchronous code (the C ABI's callbacks) run.
+    pub fn runtime_handle(&self) -> Handle {
+        match self.inner.runtime.as_ref() {
+            Some(runtime) => runtime.handle().clone(),
+            None => unreachable!("the runtime lives as long as the checker"),
+        }
     }
 
     /// The per-check deadline.

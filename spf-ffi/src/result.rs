@@ -1,0 +1,175 @@
+//! `fastspf_result`: one check's outcome and its accessors.
+
+use std::ffi::{CString, c_char};
+use std::sync::OnceLock;
+
+use spf_core::Evaluation;
+use spf_core::headers::{authentication_results_spf, received_spf};
+
+use crate::boundary::guard_value;
+use crate::status::fastspf_spf_result;
+
+/// The result of one check. Opaque; one owner. The strings its accessors
+/// return belong to it and stay valid until `fastspf_result_free`. A result
+/// may be read from any thread, but freed only once.
+pub struct fastspf_result {
+    _private: [u8; 0],
+}
+
+pub(crate) struct ResultObj {
+    eval: Evaluation,
+    receiver: Option<String>,
+    explanation: OnceLock<Option<CString>>,
+    mechanism: OnceLock<Option<CString>>,
+    domain: OnceLock<CString>,
+    reason: OnceLock<Option<CString>>,
+    received_spf: OnceLock<CString>,
+    authentication_results: OnceLock<CString>,
+}
+
+/// A C string of `text`, with any NUL byte replaced (they cannot occur in
+/// fastspf's output, but a C string must not contain one).
+fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "?")).unwrap_or_default()
+}
+
+fn opt_ptr(value: &Option<CString>) -> *const c_char {
+    value.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+impl ResultObj {
+    pub(crate) fn new(eval: Evaluation, receiver: Option<&str>) -> ResultObj {
+        ResultObj {
+            eval,
+            receiver: receiver.map(str::to_string),
+            explanation: OnceLock::new(),
+            mechanism: OnceLock::new(),
+            domain: OnceLock::new(),
+            reason: OnceLock::new(),
+            received_spf: OnceLock::new(),
+            authentication_results: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn into_raw(self) -> *mut fastspf_result {
+        Box::into_raw(Box::new(self)).cast()
+    }
+}
+
+/// # Safety
+/// `result` is NULL or a live `fastspf_result`.
+unsafe fn get<'a>(result: *const fastspf_result) -> Option<&'a ResultObj> {
+    // SAFETY: created by into_raw as a Box<ResultObj>; the caller keeps it alive.
+    unsafe { result.cast::<ResultObj>().as_ref() }
+}
+
+/// The SPF result. A NULL `result` gives FASTSPF_RESULT_TEMPERROR.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_code(result: *const fastspf_result) -> fastspf_spf_result {
+    guard_value(fastspf_spf_result::FASTSPF_RESULT_TEMPERROR, || match unsafe { get(result) } {
+        Some(r) => r.eval.result.into(),
+        None => fastspf_spf_result::FASTSPF_RESULT_TEMPERROR,
+    })
+}
+
+/// The result's RFC 7208 name (`"pass"`, ...): a static string. NULL
+/// `result` gives NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_name(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => crate::status::fastspf_result_code_name(fastspf_spf_result::from(r.eval.result) as i32),
+        None => std::ptr::null(),
+    })
+}
+
+/// On fail, the explanation (the domain's `exp=` text expanded, or the
+/// default); otherwise NULL. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_explanation(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => opt_ptr(r.explanation.get_or_init(|| r.eval.explanation.as_deref().map(c_string))),
+        None => std::ptr::null(),
+    })
+}
+
+/// The mechanism that decided the result (e.g. `"-all"`,
+/// `"include:_spf.example.com"`), or NULL when none matched. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_mechanism(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => opt_ptr(r.mechanism.get_or_init(|| r.eval.matched.as_ref().map(|m| c_string(&m.term)))),
+        None => std::ptr::null(),
+    })
+}
+
+/// The domain whose record decided the result (the checked domain when no
+/// mechanism matched). Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_domain(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => r
+            .domain
+            .get_or_init(|| c_string(r.eval.matched.as_ref().map_or(&r.eval.domain, |m| &m.domain)))
+            .as_ptr(),
+        None => std::ptr::null(),
+    })
+}
+
+/// Why the result is none, permerror or temperror (which term, which
+/// limit, which name), or NULL. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_reason(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => opt_ptr(r.reason.get_or_init(|| r.eval.reason.as_ref().map(|x| c_string(&x.to_string())))),
+        None => std::ptr::null(),
+    })
+}
+
+/// The whole `Received-SPF:` header field (RFC 7208 §9.1), one line without
+/// CRLF, safe to add to a message as is. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_received_spf(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => {
+            r.received_spf.get_or_init(|| c_string(&received_spf(&r.eval, r.receiver.as_deref()))).as_ptr()
+        }
+        None => std::ptr::null(),
+    })
+}
+
+/// The `spf` method entry of an Authentication-Results field (RFC 8601),
+/// e.g. `"spf=pass smtp.mailfrom=alice@example.com"`. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_authentication_results(
+    result: *const fastspf_result,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => {
+            r.authentication_results.get_or_init(|| c_string(&authentication_results_spf(&r.eval))).as_ptr()
+        }
+        None => std::ptr::null(),
+    })
+}
+
+/// DNS-querying terms the check evaluated (RFC 7208 §4.6.4). 0 for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_dns_lookups(result: *const fastspf_result) -> u32 {
+    guard_value(0, || unsafe { get(result) }.map_or(0, |r| r.eval.dns_lookups))
+}
+
+/// Void lookups the check counted (RFC 7208 §4.6.4). 0 for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_void_lookups(result: *const fastspf_result) -> u32 {
+    guard_value(0, || unsafe { get(result) }.map_or(0, |r| r.eval.void_lookups))
+}
+
+/// Frees a result and every string it returned. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_free(result: *mut fastspf_result) {
+    guard_value((), || {
+        if !result.is_null() {
+            // SAFETY: created by into_raw; the caller gives it up.
+            drop(unsafe { Box::from_raw(result.cast::<ResultObj>()) });
+        }
+    })
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds libfastspf, compiles each C test against include/fastspf.h with
+# -Wall -Wextra -Werror -std=c11, and runs it under valgrind memcheck (zero
+# errors, zero leaks). One test also links the static library.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
+cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
+out="$target/c-tests"
+mkdir -p "$out"
+
+cargo build --quiet --locked -p spf-ffi
+# The shared library carries the soname libfastspf.so.0: lay it out as an
+# installed library would be, so the dynamic loader finds it by that name.
+lib="$out/lib"
+mkdir -p "$lib"
+cp "$target/debug/libfastspf.so" "$lib/libfastspf.so.0"
+ln -sf libfastspf.so.0 "$lib/libfastspf.so"
+cp "$target/debug/libfastspf.a" "$lib/libfastspf.a"
+zone="$root/examples/demo.zone"
+cflags=(-Wall -Wextra -Werror -std=c11 -g -I "$root/include" -I "$root/spf-ffi/tests/c")
+valgrind=(valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible
+          --errors-for-leak-kinds=definite,indirect,possible --fair-sched=yes)
+
+failed=0
+passed=0
+for test in results misuse threads async; do
+    cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
+    echo "--- $test (valgrind memcheck)"
+    if "${valgrind[@]}" "$out/$test" "$zone"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $test"; fi
+done
+
+# The static library links into a program on its own.
+cc "${cflags[@]}" spf-ffi/tests/c/results.c -o "$out/results-static" "$lib/libfastspf.a" -lpthread -ldl -lm
+echo "--- results (static library)"
+if "$out/results-static" "$zone"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: results-static"; fi
+
+echo "c tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
