@@ -29,6 +29,9 @@ struct Args {
     /// Delay every answer by this many milliseconds (a far-away resolver).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Answer SERVFAIL for this name (repeatable): a broken DNS server.
+    #[arg(long, value_name = "NAME")]
+    servfail: Vec<String>,
     /// Keep serving after standard input closes (until killed).
     #[arg(long)]
     forever: bool,
@@ -54,6 +57,9 @@ fn main() -> ExitCode {
         }
     }
     let server = TestDns::start_on(args.listen, &master);
+    for name in &args.servfail {
+        server.servfail(name.trim_end_matches('.'));
+    }
     if args.delay_ms > 0 {
         server.delay_all(Duration::from_millis(args.delay_ms));
     }
