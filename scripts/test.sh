@@ -15,6 +15,8 @@ need=()
 for pkg in gcc valgrind libmilter-dev miltertest pkg-config make; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# python3 -m venv needs ensurepip, which Debian ships as python3-venv.
+python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
     step "installing Debian packages: ${need[*]}"
     sudo_cmd=()
@@ -48,6 +50,18 @@ cc -Wall -Wextra -Werror -std=c11 -I spf-ffi/tests/c spf-ffi/tests/c/results.c -
     $(pkg-config --cflags --libs fastspf) -Wl,-rpath,"$prefix/lib"
 "$prefix/results" examples/demo.zone
 bash examples/milter/test.sh "$prefix"
+
+step "Python: pip install ./spf-py into a venv, then pytest"
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+target_dir="$(cd "$target_dir" && pwd)"
+venv="${FASTSPF_VENV:-$target_dir/venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest pytest-timeout pyyaml
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./spf-py
+cargo build --quiet --locked -p spf-testdns
+export FASTSPF_TESTDNS="$target_dir/debug/spf-testdns"
+(cd spf-py && "$venv/bin/python" -m pytest -p no:cacheprovider)
 
 step "fuzz targets compile (running them needs nightly: see fuzz/README.md)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml

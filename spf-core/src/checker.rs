@@ -224,6 +224,25 @@ impl Checker {
         self.block_on(self.check_helo(ip, helo))
     }
 
+    /// Polls `work` once on the calling thread, inside the checker's
+    /// runtime context: `Ok` with its output when it completed without
+    /// waiting (a warm check), or `Err` with the future, to be finished with
+    /// [`Checker::block_on`] (e.g. after releasing a lock such as Python's GIL).
+    pub fn poll_once<F: Future + Unpin>(&self, mut work: F) -> Result<F::Output, F> {
+        let runtime = self
+            .inner
+            .runtime
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the runtime lives as long as the checker"));
+        let _context = runtime.enter();
+        match std::pin::Pin::new(&mut work)
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            std::task::Poll::Ready(output) => Ok(output),
+            std::task::Poll::Pending => Err(work),
+        }
+    }
+
     /// Runs a future on the checker's runtime from synchronous code.
     pub fn block_on<F>(&self, work: F) -> F::Output
     where
@@ -234,7 +253,18 @@ impl Checker {
             unreachable!("the runtime lives as long as the checker")
         };
         if Handle::try_current().is_err() {
-            return runtime.block_on(work);
+            // A warm check needs no I/O: poll it once right here (with the
+            // runtime's context, for timers and sockets it may create) and
+            // skip the parking machinery when it is already done.
+            let mut work = std::pin::pin!(work);
+            let first = {
+                let _context = runtime.enter();
+                work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+            };
+            return match first {
+                std::task::Poll::Ready(output) => output,
+                std::task::Poll::Pending => runtime.block_on(work),
+            };
         }
         std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(work)).join() {
             Ok(output) => output,

@@ -1,0 +1,198 @@
+"""fastspf: fast, correct SPF (RFC 7208) checks with a Rust core.
+
+>>> import fastspf
+>>> checker = fastspf.Checker(zone_file="examples/demo.zone")      # doctest: +SKIP
+>>> checker.check("192.0.2.10", "alice@pass.demo.example").result  # doctest: +SKIP
+<Result.PASS: 'pass'>
+
+One :class:`Checker` holds the resolver and a shared, TTL-aware DNS cache;
+create it once and use it from any number of threads (the GIL is released
+while a check runs) or from asyncio (:meth:`Checker.check_async`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import _native
+from ._base import Error, RecordError, Result
+from ._native import Evaluation, Term, Zone
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "Checker",
+    "Error",
+    "Evaluation",
+    "RecordError",
+    "Result",
+    "Term",
+    "Zone",
+    "check",
+    "check2",
+    "parse",
+    "__version__",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Checker:
+    """Checks SPF. Build it once; share it between threads and tasks.
+
+    Without ``zone_file``/``zone`` it asks real DNS: the system's resolvers
+    (``/etc/resolv.conf``), or ``nameservers`` (``"IP"`` or ``"IP:PORT"``).
+    ``zone_file`` (a path or a list of paths to RFC 1035 master files) or
+    ``zone`` (a :class:`Zone`) makes it offline: names not in them do not
+    exist.
+
+    :param timeout: seconds to wait for each DNS answer (default 5).
+    :param attempts: tries per DNS query (default 2).
+    :param deadline: most seconds one check may take; then ``temperror``
+        (default 20, as RFC 7208 4.6.4 asks).
+    :param cache_size: most cached DNS answers (default 100,000).
+    :param cache_bytes: about how many bytes the cache may hold (default 64 MiB).
+    :param max_dns_lookups: DNS-querying terms per check (default 10, RFC 7208 4.6.4).
+    :param max_void_lookups: void lookups per check (default 2, RFC 7208 4.6.4).
+    :param receiver: this host's name, for ``%{r}`` and Received-SPF.
+    :param trace: record each step in :attr:`Evaluation.trace` (default True).
+    :raises ValueError: for a malformed nameserver or out-of-range setting.
+    :raises Error: when a zone file cannot be read or the resolver cannot be set up.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(
+        self,
+        nameservers: Optional[Sequence[str]] = None,
+        *,
+        timeout: float = 5.0,
+        attempts: int = 2,
+        deadline: float = 20.0,
+        cache_size: int = 100_000,
+        cache_bytes: int = 64 << 20,
+        zone_file: Union[PathLike, Iterable[PathLike], None] = None,
+        zone: Optional[Zone] = None,
+        max_dns_lookups: int = 10,
+        max_void_lookups: int = 2,
+        receiver: Optional[str] = None,
+        trace: bool = True,
+    ) -> None:
+        if isinstance(nameservers, str):
+            nameservers = [nameservers]
+        if zone_file is None:
+            zone_files = None
+        elif isinstance(zone_file, (str, os.PathLike)):
+            zone_files = [os.fspath(zone_file)]
+        else:
+            zone_files = [os.fspath(p) for p in zone_file]
+        if zone is not None:
+            zone.freeze()
+        self._native = _native.Checker(
+            nameservers=list(nameservers) if nameservers is not None else None,
+            timeout=timeout,
+            attempts=attempts,
+            deadline=deadline,
+            cache_size=cache_size,
+            cache_bytes=cache_bytes,
+            zone_files=zone_files,
+            zone=zone,
+            max_dns_lookups=max_dns_lookups,
+            max_void_lookups=max_void_lookups,
+            receiver=receiver,
+            trace=trace,
+        )
+
+    def check(self, ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation:
+        """Checks the MAIL FROM identity of a message.
+
+        ``mail_from`` is the envelope sender; ``""`` is the null sender, for
+        which ``postmaster@<helo>`` is checked. Blocks until the result is
+        known, with the GIL released.
+
+        :raises ValueError: when ``ip`` is not an IPv4 or IPv6 address.
+        """
+        return self._native.check(ip, mail_from, helo)
+
+    def check_helo(self, ip: str, helo: str) -> Evaluation:
+        """Checks the HELO identity (``postmaster@<helo>``)."""
+        return self._native.check_helo(ip, helo)
+
+    async def check_async(self, ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation:
+        """:meth:`check` for asyncio: the event loop keeps running while DNS answers arrive."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Evaluation] = loop.create_future()
+
+        def deliver(evaluation: Evaluation) -> None:
+            loop.call_soon_threadsafe(_resolve, future, evaluation)
+
+        self._native.check_callback(ip, mail_from, helo, deliver)
+        return await future
+
+    def cache_stats(self) -> dict:
+        """Cache counters and size: hits, misses, coalesced, expirations, evictions, entries, bytes."""
+        return self._native.cache_stats()
+
+    def __repr__(self) -> str:
+        return f"<fastspf.Checker cache={self.cache_stats()}>"
+
+
+def _resolve(future: "asyncio.Future[Evaluation]", evaluation: Evaluation) -> None:
+    if not future.done():
+        future.set_result(evaluation)
+
+
+_default: Optional[Checker] = None
+_default_lock = threading.Lock()
+
+
+def _default_checker() -> Checker:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Checker()
+        return _default
+
+
+def check(ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation:
+    """Checks with a default :class:`Checker` (system resolvers), created on first use."""
+    return _default_checker().check(ip, mail_from, helo)
+
+
+def parse(record: str) -> List[Term]:
+    """Parses an SPF record into its terms.
+
+    :raises RecordError: with ``offset`` and ``term`` when the record is invalid.
+    """
+    return _native.parse(record)
+
+
+_CHECK2_TEXT = {
+    Result.PASS: "sender SPF authorized",
+    Result.NEUTRAL: "access neither permitted nor denied",
+    Result.SOFTFAIL: "domain owner discourages use of this host",
+    Result.NONE: "",
+}
+
+
+def check2(i: str, s: str, h: str) -> Tuple[str, str]:
+    """pyspf-compatible ``check2``: ``(result, explanation)`` for client IP
+    ``i``, MAIL FROM ``s`` and HELO ``h``, using the default checker.
+
+    The result is the lower-case RFC 7208 word; the explanation is the
+    ``exp=`` text on ``fail``, the problem for ``permerror``/``temperror``,
+    and a fixed short text otherwise. See the README for the differences
+    from pyspf that remain.
+    """
+    evaluation = check(i, s, h)
+    result = Result(evaluation.result)
+    if result is Result.FAIL:
+        text = evaluation.explanation or ""
+    elif result in (Result.PERMERROR, Result.TEMPERROR):
+        text = evaluation.reason or ""
+    else:
+        text = _CHECK2_TEXT[result]
+    return result.value, text

@@ -1,0 +1,465 @@
+//! `fastspf._native`: the Rust core for Python. The public API, with its
+//! documentation, is the `fastspf` package in `python/fastspf/`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
+use spf_core::dns::{CacheConfig, Zone};
+use spf_core::headers::{authentication_results, received_spf};
+use spf_core::record::{Mechanism, Modifier, Term};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Limits, Record};
+
+/// A class from the pure-Python part of the package (`fastspf._base`).
+fn base_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let class = cell.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("fastspf._base")?.getattr(name)?.unbind())
+    })?;
+    Ok(class.bind(py).clone())
+}
+
+static RESULT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static RECORD_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Raises `fastspf.Error` (or a subclass) with `message`.
+fn library_error(py: Python<'_>, message: String) -> PyErr {
+    match base_class(py, &ERROR, "Error") {
+        Ok(class) => PyErr::from_value(
+            class.call1((message,)).unwrap_or_else(|e| e.into_value(py).into_any().into_bound(py)),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Maps a spf-core setup or misuse error to Python: bad input is a
+/// `ValueError`, everything else `fastspf.Error`.
+fn core_error(py: Python<'_>, error: spf_core::Error) -> PyErr {
+    match error {
+        spf_core::Error::InvalidIp(_)
+        | spf_core::Error::InvalidNameserver(_)
+        | spf_core::Error::InvalidSender(..) => PyValueError::new_err(error.to_string()),
+        other => library_error(py, other.to_string()),
+    }
+}
+
+/// One check's outcome.
+#[pyclass(frozen, module = "fastspf._native", name = "Evaluation")]
+struct PyEvaluation {
+    eval: Evaluation,
+    receiver: Option<Arc<str>>,
+}
+
+#[pymethods]
+impl PyEvaluation {
+    /// The result, a `fastspf.Result` (a `str` enum: `Result.PASS == "pass"`).
+    #[getter]
+    fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        base_class(py, &RESULT, "Result")?.call1((self.eval.result.as_str(),))
+    }
+    /// On fail, the explanation; otherwise None.
+    #[getter]
+    fn explanation(&self) -> Option<&str> {
+        self.eval.explanation.as_deref()
+    }
+    /// The mechanism that decided the result, or None.
+    #[getter]
+    fn mechanism(&self) -> Option<&str> {
+        self.eval.matched.as_ref().map(|m| m.term.as_str())
+    }
+    /// The domain whose record decided the result (the checked domain when no mechanism matched).
+    #[getter]
+    fn domain(&self) -> &str {
+        self.eval.matched.as_ref().map_or(&self.eval.domain, |m| &m.domain)
+    }
+    /// The domain checked (`<domain>` of RFC 7208).
+    #[getter]
+    fn checked_domain(&self) -> &str {
+        &self.eval.domain
+    }
+    /// `"mailfrom"` or `"helo"`.
+    #[getter]
+    fn identity(&self) -> &'static str {
+        self.eval.identity.as_str()
+    }
+    /// `<sender>` as checked.
+    #[getter]
+    fn sender(&self) -> &str {
+        &self.eval.sender
+    }
+    /// The client IP, as checked (IPv4-mapped addresses as IPv4).
+    #[getter]
+    fn ip(&self) -> String {
+        self.eval.ip.to_string()
+    }
+    /// The HELO name, or None.
+    #[getter]
+    fn helo(&self) -> Option<&str> {
+        self.eval.helo.as_deref()
+    }
+    /// Why the result is none, permerror or temperror, or None.
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        self.eval.reason.as_ref().map(ToString::to_string)
+    }
+    /// DNS-querying terms evaluated (RFC 7208 4.6.4).
+    #[getter]
+    fn dns_lookups(&self) -> u32 {
+        self.eval.dns_lookups
+    }
+    /// Void lookups counted (RFC 7208 4.6.4).
+    #[getter]
+    fn void_lookups(&self) -> u32 {
+        self.eval.void_lookups
+    }
+    /// Each step as a dict (`event`, `depth`, ...), in order.
+    #[getter]
+    fn trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = serde_json::to_string(&self.eval.trace).map_err(|e| library_error(py, e.to_string()))?;
+        py.import("json")?.call_method1("loads", (json,))
+    }
+    /// The `Received-SPF:` header field, one line.
+    #[pyo3(signature = (receiver=None))]
+    fn received_spf(&self, receiver: Option<&str>) -> String {
+        received_spf(&self.eval, receiver.or(self.receiver.as_deref()))
+    }
+    /// The `Authentication-Results:` header field with this check's `spf` entry.
+    fn authentication_results(&self, authserv_id: &str) -> String {
+        authentication_results(&self.eval, authserv_id)
+    }
+    fn __repr__(&self) -> String {
+        let mut text = format!(
+            "<fastspf.Evaluation {} identity={} domain={:?}",
+            self.eval.result,
+            self.identity(),
+            self.domain()
+        );
+        if let Some(m) = self.mechanism() {
+            text.push_str(&format!(" mechanism={m:?}"));
+        }
+        if let Some(r) = self.reason() {
+            text.push_str(&format!(" reason={r:?}"));
+        }
+        text.push('>');
+        text
+    }
+}
+
+/// The native checker. Wrapped by `fastspf.Checker`.
+#[pyclass(frozen, module = "fastspf._native", name = "Checker")]
+struct PyChecker {
+    checker: Checker,
+    receiver: Option<Arc<str>>,
+}
+
+fn parse_ip(ip: &str) -> PyResult<std::net::IpAddr> {
+    spf_core::parse_ip(ip).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(PyValueError::new_err(format!("{name} must be a number of seconds in (0, 86400], not {value}")))
+    }
+}
+
+#[pymethods]
+impl PyChecker {
+    #[new]
+    #[pyo3(signature = (*, nameservers=None, timeout=5.0, attempts=2, deadline=20.0, cache_size=100_000,
+                        cache_bytes=64 << 20, zone_files=None, zone=None, max_dns_lookups=10,
+                        max_void_lookups=2, receiver=None, trace=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        nameservers: Option<Vec<String>>,
+        timeout: f64,
+        attempts: usize,
+        deadline: f64,
+        cache_size: usize,
+        cache_bytes: usize,
+        zone_files: Option<Vec<String>>,
+        zone: Option<PyRef<'_, PyZone>>,
+        max_dns_lookups: u32,
+        max_void_lookups: u32,
+        receiver: Option<String>,
+        trace: bool,
+    ) -> PyResult<Self> {
+        if !(1..=1000).contains(&max_dns_lookups) || !(1..=1000).contains(&max_void_lookups) {
+            return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
+        }
+        if cache_size == 0 || cache_bytes == 0 || attempts == 0 || attempts > 10 {
+            return Err(PyValueError::new_err(
+                "cache_size and cache_bytes must be positive; attempts 1 to 10",
+            ));
+        }
+        let dns = match (zone, zone_files) {
+            (Some(zone), _) => DnsSource::Zone(Arc::clone(&zone.built()?)),
+            (None, Some(files)) if !files.is_empty() => {
+                let mut zone = Zone::new();
+                for file in &files {
+                    zone.load_master_file(file).map_err(|e| core_error(py, e))?;
+                }
+                DnsSource::Zone(Arc::new(zone))
+            }
+            _ => {
+                let nameservers = nameservers
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|n| parse_nameserver(n).map_err(|e| core_error(py, e)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                DnsSource::Resolver(ResolverSettings {
+                    nameservers,
+                    timeout: seconds("timeout", timeout)?,
+                    attempts,
+                })
+            }
+        };
+        let config = CheckerConfig {
+            dns,
+            cache: CacheConfig { max_entries: cache_size, max_bytes: cache_bytes, ..CacheConfig::default() },
+            options: CheckOptions {
+                limits: Limits {
+                    dns_terms: max_dns_lookups,
+                    void_lookups: max_void_lookups,
+                    ..Limits::default()
+                },
+                receiver: receiver.clone(),
+                trace,
+                ..CheckOptions::default()
+            },
+            deadline: seconds("deadline", deadline)?,
+            ..CheckerConfig::default()
+        };
+        let checker = py.detach(|| Checker::new(config)).map_err(|e| core_error(py, e))?;
+        Ok(PyChecker { checker, receiver: receiver.map(Arc::from) })
+    }
+
+    /// Checks the MAIL FROM identity, with the GIL released.
+    #[pyo3(signature = (ip, mail_from, helo=None))]
+    fn check(&self, py: Python<'_>, ip: &str, mail_from: &str, helo: Option<&str>) -> PyResult<PyEvaluation> {
+        let ip = parse_ip(ip)?;
+        let helo = helo.unwrap_or("");
+        // A warm check finishes in microseconds without I/O: run it with the
+        // GIL held (handing the GIL to another thread and back costs more
+        // than the check). Only a check that must wait for DNS releases it.
+        let work = std::pin::pin!(self.checker.check(ip, mail_from, helo));
+        let eval = match self.checker.poll_once(work) {
+            Ok(eval) => eval,
+            Err(pending) => py.detach(|| self.checker.block_on(pending)),
+        };
+        Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
+    }
+
+    /// Checks the HELO identity, with the GIL released.
+    fn check_helo(&self, py: Python<'_>, ip: &str, helo: &str) -> PyResult<PyEvaluation> {
+        let ip = parse_ip(ip)?;
+        let eval = py.detach(|| self.checker.check_helo_blocking(ip, helo));
+        Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
+    }
+
+    /// Starts a MAIL FROM check and returns at once; `callback(evaluation)`
+    /// is called later on a library thread (with the GIL).
+    #[pyo3(signature = (ip, mail_from, helo, callback))]
+    fn check_callback(
+        &self,
+        ip: &str,
+        mail_from: String,
+        helo: Option<String>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
+        let ip = parse_ip(ip)?;
+        let checker = self.checker.clone();
+        let receiver = self.receiver.clone();
+        let helo = helo.unwrap_or_default();
+        self.checker.runtime_handle().spawn(async move {
+            let eval = checker.check(ip, &mail_from, &helo).await;
+            Python::attach(|py| {
+                let outcome =
+                    Py::new(py, PyEvaluation { eval, receiver }).and_then(|e| callback.call1(py, (e,)));
+                if let Err(error) = outcome {
+                    error.write_unraisable(py, None);
+                }
+            });
+        });
+        Ok(())
+    }
+
+    /// Cache counters and size, as a dict.
+    fn cache_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.checker.cache_stats();
+        let dict = PyDict::new(py);
+        for (key, value) in [
+            ("hits", s.hits),
+            ("misses", s.misses),
+            ("coalesced", s.coalesced),
+            ("expirations", s.expirations),
+            ("evictions", s.evictions),
+            ("entries", s.entries),
+            ("bytes", s.bytes),
+        ] {
+            dict.set_item(key, value)?;
+        }
+        Ok(dict)
+    }
+}
+
+/// An in-memory zone, built record by record (for tests and offline use).
+#[pyclass(module = "fastspf._native", name = "Zone")]
+struct PyZone {
+    zone: Option<Zone>,
+    built: Option<Arc<Zone>>,
+}
+
+impl PyZone {
+    fn zone(&mut self) -> PyResult<&mut Zone> {
+        self.zone
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("this Zone is already in use by a Checker; make a new one"))
+    }
+
+    fn built(&self) -> PyResult<Arc<Zone>> {
+        self.built.clone().ok_or_else(|| PyValueError::new_err("internal: zone not frozen"))
+    }
+}
+
+#[pymethods]
+impl PyZone {
+    #[new]
+    fn new() -> Self {
+        PyZone { zone: Some(Zone::new()), built: None }
+    }
+    /// Adds one TXT record made of these strings (bytes or str).
+    fn add_txt(&mut self, name: &str, strings: Vec<Vec<u8>>) -> PyResult<()> {
+        self.zone()?.add_txt(name, strings);
+        Ok(())
+    }
+    /// Adds an A record.
+    fn add_a(&mut self, name: &str, address: &str) -> PyResult<()> {
+        let ip = address
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("not an IPv4 address: {address:?}")))?;
+        self.zone()?.add_a(name, ip);
+        Ok(())
+    }
+    /// Adds an AAAA record.
+    fn add_aaaa(&mut self, name: &str, address: &str) -> PyResult<()> {
+        let ip = address
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("not an IPv6 address: {address:?}")))?;
+        self.zone()?.add_aaaa(name, ip);
+        Ok(())
+    }
+    /// Adds an MX record ("" or "." is a null MX).
+    fn add_mx(&mut self, name: &str, preference: u16, exchange: &str) -> PyResult<()> {
+        self.zone()?.add_mx(name, preference, exchange);
+        Ok(())
+    }
+    /// Adds a PTR record.
+    fn add_ptr(&mut self, name: &str, target: &str) -> PyResult<()> {
+        self.zone()?.add_ptr(name, target);
+        Ok(())
+    }
+    /// Makes `alias` a CNAME of `target`.
+    fn add_cname(&mut self, alias: &str, target: &str) -> PyResult<()> {
+        self.zone()?.add_cname(alias, target);
+        Ok(())
+    }
+    /// Makes lookups at `name` for types without records time out.
+    fn add_timeout(&mut self, name: &str) -> PyResult<()> {
+        self.zone()?.add_timeout(name);
+        Ok(())
+    }
+    /// Makes `name` exist without records.
+    fn add_name(&mut self, name: &str) -> PyResult<()> {
+        self.zone()?.add_name(name);
+        Ok(())
+    }
+    /// Freezes the zone for use by checkers (done by `Checker(zone=...)`).
+    fn freeze(&mut self) {
+        if let Some(zone) = self.zone.take() {
+            self.built = Some(Arc::new(zone));
+        }
+    }
+}
+
+/// One term of a parsed record.
+#[pyclass(frozen, module = "fastspf._native", name = "Term")]
+struct PyTerm {
+    #[pyo3(get)]
+    kind: &'static str,
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    qualifier: Option<String>,
+    #[pyo3(get)]
+    value: Option<String>,
+    #[pyo3(get)]
+    offset: usize,
+    #[pyo3(get)]
+    text: String,
+}
+
+#[pymethods]
+impl PyTerm {
+    fn __repr__(&self) -> String {
+        format!("<fastspf.Term {:?} at {}>", self.text, self.offset)
+    }
+}
+
+fn term_value(term: &Term) -> Option<String> {
+    let text = term.to_string();
+    let name_end = text
+        .find([':', '=', '/'])
+        .filter(|_| !matches!(term, Term::Directive(d) if matches!(d.mechanism, Mechanism::All)))?;
+    let rest = &text[name_end..];
+    Some(rest.strip_prefix([':', '=']).unwrap_or(rest).to_string())
+}
+
+/// Parses a record: a list of terms, or `fastspf.RecordError`.
+#[pyfunction]
+fn parse(py: Python<'_>, record: &str) -> PyResult<Py<PyList>> {
+    let parsed = Record::parse(record).map_err(|e| {
+        match base_class(py, &RECORD_ERROR, "RecordError")
+            .and_then(|c| c.call1((e.to_string(), e.offset, e.term.clone())))
+        {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        }
+    })?;
+    let list = PyList::empty(py);
+    for (term, span) in parsed.terms_with_spans() {
+        let (kind, name, qualifier) = match term {
+            Term::Directive(d) => {
+                ("mechanism", d.mechanism.name().to_string(), Some(d.qualifier.as_char().to_string()))
+            }
+            Term::Modifier(Modifier::Redirect(_)) => ("modifier", "redirect".to_string(), None),
+            Term::Modifier(Modifier::Exp(_)) => ("modifier", "exp".to_string(), None),
+            Term::Modifier(Modifier::Unknown { name, .. }) => ("modifier", name.to_string(), None),
+        };
+        let text = record.get(span.offset..span.offset + span.len).unwrap_or_default().to_string();
+        list.append(PyTerm { kind, name, qualifier, value: term_value(term), offset: span.offset, text })?;
+    }
+    Ok(list.unbind())
+}
+
+/// The native module.
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PyChecker>()?;
+    m.add_class::<PyEvaluation>()?;
+    m.add_class::<PyZone>()?;
+    m.add_class::<PyTerm>()?;
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,209 @@
+"""The Python API: fields, headers, errors, threads, asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import fastspf
+
+from conftest import DEMO_ZONE, DnsServer
+
+
+@pytest.fixture(scope="module")
+def checker() -> fastspf.Checker:
+    return fastspf.Checker(zone_file=str(DEMO_ZONE), receiver="mx.receiver.example")
+
+
+def test_version() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", fastspf.__version__)
+
+
+def test_result_is_a_str_enum() -> None:
+    assert fastspf.Result.PASS == "pass"
+    assert str(fastspf.Result.PERMERROR) == "permerror"
+    assert {r.value for r in fastspf.Result} == {
+        "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"}
+
+
+def test_pass_fields_and_headers(checker: fastspf.Checker) -> None:
+    ev = checker.check("192.0.2.10", "alice@pass.demo.example", helo="mail.demo.example")
+    assert ev.result is fastspf.Result.PASS
+    assert ev.mechanism == "ip4:192.0.2.0/24"
+    assert ev.domain == "pass.demo.example"
+    assert ev.identity == "mailfrom"
+    assert ev.sender == "alice@pass.demo.example"
+    assert ev.explanation is None and ev.reason is None
+    assert ev.dns_lookups == 0 and ev.void_lookups == 0
+    assert ev.received_spf().startswith("Received-SPF: pass (mx.receiver.example: domain of alice@pass.demo.example")
+    assert "receiver=other.example" in ev.received_spf(receiver="other.example")
+    assert ev.authentication_results("mx.receiver.example") == (
+        "Authentication-Results: mx.receiver.example; spf=pass smtp.mailfrom=alice@pass.demo.example")
+    assert "pass" in repr(ev) and "ip4:192.0.2.0/24" in repr(ev)
+    events = [e["event"] for e in ev.trace]
+    assert events[0] == "enter" and "record" in events and events[-1] == "leave"
+
+
+def test_every_result(checker: fastspf.Checker) -> None:
+    cases = {
+        ("203.0.113.9", "a@fail.demo.example"): "fail",
+        ("203.0.113.9", "a@softfail.demo.example"): "softfail",
+        ("203.0.113.9", "a@neutral.demo.example"): "neutral",
+        ("192.0.2.10", "a@none.demo.example"): "none",
+        ("192.0.2.10", "a@permerror.demo.example"): "permerror",
+        ("198.51.100.7", "a@redirect.demo.example"): "pass",
+    }
+    for (ip, sender), result in cases.items():
+        assert checker.check(ip, sender).result == result, sender
+
+
+def test_fail_explanation_and_typo_trace(checker: fastspf.Checker) -> None:
+    ev = checker.check("203.0.113.9", "a@fail.demo.example")
+    assert ev.explanation == "203.0.113.9 is not a mail server of fail.demo.example; ask postmaster@fail.demo.example"
+    typo = checker.check("203.0.113.9", "a@typo.demo.example")
+    assert typo.result == "none"
+    assert any("v-spf1" in e.get("detail", "") for e in typo.trace)
+
+
+def test_null_sender_and_helo(checker: fastspf.Checker) -> None:
+    ev = checker.check("192.0.2.10", "", helo="mail.demo.example")
+    assert ev.result == "pass" and ev.sender == "postmaster@mail.demo.example"
+    helo = checker.check_helo("203.0.113.9", "mail.demo.example")
+    assert helo.result == "fail" and helo.identity == "helo"
+    assert "smtp.helo=mail.demo.example" in helo.authentication_results("mx")
+
+
+def test_cache_stats(checker: fastspf.Checker) -> None:
+    checker.check("192.0.2.10", "alice@pass.demo.example")
+    stats = checker.cache_stats()
+    assert set(stats) == {"hits", "misses", "coalesced", "expirations", "evictions", "entries", "bytes"}
+    assert stats["hits"] >= 1 and stats["entries"] >= 1
+
+
+def test_parse() -> None:
+    terms = fastspf.parse("v=spf1 -ip4:192.0.2.0/24 include:_spf.example.com redirect=x.example")
+    assert [(t.kind, t.qualifier, t.name, t.value) for t in terms] == [
+        ("mechanism", "-", "ip4", "192.0.2.0/24"),
+        ("mechanism", "+", "include", "_spf.example.com"),
+        ("modifier", None, "redirect", "x.example"),
+    ]
+    assert terms[1].offset == 25 and terms[1].text == "include:_spf.example.com"
+    with pytest.raises(fastspf.RecordError) as error:
+        fastspf.parse("v=spf1 a -al")
+    assert error.value.offset == 9 and error.value.term == "-al"
+    assert isinstance(error.value, ValueError) and isinstance(error.value, fastspf.Error)
+
+
+def test_bad_inputs(checker: fastspf.Checker) -> None:
+    with pytest.raises(ValueError):
+        checker.check("not-an-ip", "a@b.example")
+    with pytest.raises(ValueError):
+        checker.check("999.1.1.1", "a@b.example")
+    with pytest.raises(TypeError):
+        checker.check(12345, "a@b.example")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        checker.check("192.0.2.1", None)  # type: ignore[arg-type]
+    # NUL bytes and huge strings are data: a result, not a crash.
+    assert checker.check("192.0.2.1", "a\x00b@pass.demo.example\x00", "h\x00").result in ("fail", "none")
+    assert checker.check("192.0.2.1", "a@" + "x" * 1_000_000).result == "none"
+    assert "\n" not in checker.check("192.0.2.1", "a\r\nX: y@pass.demo.example").received_spf()
+    with pytest.raises(ValueError):
+        fastspf.Checker(nameservers=["not an address"])
+    with pytest.raises(ValueError):
+        fastspf.Checker(max_dns_lookups=0)
+    with pytest.raises(fastspf.Error):
+        fastspf.Checker(zone_file="/nonexistent/zone")
+
+
+def test_check2_is_pyspf_shaped(monkeypatch: pytest.MonkeyPatch, checker: fastspf.Checker) -> None:
+    monkeypatch.setattr(fastspf, "_default", checker)
+    assert fastspf.check2("192.0.2.10", "a@pass.demo.example", "mail.demo.example") == ("pass", "sender SPF authorized")
+    result, text = fastspf.check2("203.0.113.9", "a@fail.demo.example", "h")
+    assert result == "fail" and text.startswith("203.0.113.9 is not a mail server")
+    result, text = fastspf.check2("192.0.2.10", "a@permerror.demo.example", "h")
+    assert result == "permerror" and "invalid SPF record" in text
+
+
+CORPUS = [
+    ("192.0.2.10", "a@pass.demo.example"), ("203.0.113.9", "a@fail.demo.example"),
+    ("198.51.100.7", "a@provider.demo.example"), ("2001:db8:100::25", "a@provider.demo.example"),
+    ("203.0.113.9", "a@toomany.demo.example"), ("192.0.2.10", "a@none.demo.example"),
+    ("198.51.100.7", "a@redirect.demo.example"), ("192.0.2.10", "bob@mx.demo.example"),
+]
+
+
+def test_threads_share_one_checker(checker: fastspf.Checker) -> None:
+    """8 threads x 1000 checks: identical to one thread; prints the speed ratio (a measurement, not an assertion)."""
+    work = [CORPUS[i % len(CORPUS)] for i in range(8000)]
+    start = time.perf_counter()
+    single = [str(checker.check(ip, s).result) for ip, s in work]
+    single_time = time.perf_counter() - start
+
+    def run(chunk: int) -> list:
+        return [str(checker.check(ip, s).result) for ip, s in work[chunk * 1000:(chunk + 1) * 1000]]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = [r for chunk in pool.map(run, range(8)) for r in chunk]
+    threaded_time = time.perf_counter() - start
+    assert threaded == single
+    print(f"\n8 threads x 1000 checks: {single_time / threaded_time:.2f}x one thread "
+          f"({8000 / single_time:,.0f} vs {8000 / threaded_time:,.0f} checks/s)")
+
+
+def test_asyncio_does_not_block_the_loop(slow_dns: DnsServer) -> None:
+    """Checks wait 300 ms per DNS answer; a ticker keeps running meanwhile."""
+    checker = fastspf.Checker(nameservers=[slow_dns.address], timeout=5)
+
+    async def main() -> tuple:
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        tick_task = asyncio.create_task(ticker())
+        results = await asyncio.gather(
+            checker.check_async("192.0.2.10", "a@pass.demo.example", "mail.demo.example"),
+            checker.check_async("203.0.113.9", "a@fail.demo.example", "mail.demo.example"),
+            checker.check_async("198.51.100.7", "a@provider.demo.example", "mail.demo.example"),
+        )
+        stop.set()
+        await tick_task
+        return results, ticks
+
+    start = time.perf_counter()
+    (results, ticks) = asyncio.run(main())
+    elapsed = time.perf_counter() - start
+    assert [str(r.result) for r in results] == ["pass", "fail", "pass"]
+    # The provider check needs three sequential round trips (~0.9 s); the
+    # loop ran its 10 ms ticker all along.
+    assert elapsed >= 0.6
+    assert ticks >= 20, f"only {ticks} ticks in {elapsed:.2f} s: the event loop was blocked"
+
+
+def test_threads_released_the_gil_during_dns(slow_dns: DnsServer) -> None:
+    checker = fastspf.Checker(nameservers=[slow_dns.address])
+    counter = {"n": 0}
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            counter["n"] += 1
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    try:
+        assert checker.check("192.0.2.10", "a@pass.demo.example").result == "pass"
+    finally:
+        done.set()
+        thread.join()
+    assert counter["n"] > 1000, "the counting thread could not run while the check waited on DNS"
