@@ -49,3 +49,11 @@ def slow_dns() -> Iterator[DnsServer]:
     server = DnsServer(["--delay-ms", "300"])
     yield server
     server.stop()
+
+
+@pytest.fixture
+def far_dns() -> Iterator[DnsServer]:
+    """The demo zone served on 127.0.0.1, every answer 50 ms late (a far resolver)."""
+    server = DnsServer(["--delay-ms", "50"])
+    yield server
+    server.stop()
