@@ -107,6 +107,21 @@ fn vars_strategy() -> impl Strategy<Value = (String, String, String, String, IpA
     (".{0,40}", ".{0,40}", ".{0,60}", ".{0,60}", any::<IpAddr>())
 }
 
+/// Macro values from generated strings.
+fn vars<'a>(sender: &'a str, local: &'a str, domain: &'a str, helo: &'a str, ip: IpAddr) -> MacroVars<'a> {
+    MacroVars {
+        sender,
+        local_part: local,
+        sender_domain: domain,
+        domain,
+        ip,
+        helo,
+        receiver: helo,
+        timestamp: 0,
+        validated_name: domain,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -144,17 +159,7 @@ proptest! {
         (sender, local, domain, helo, ip) in vars_strategy(),
         timestamp in any::<u64>(),
     ) {
-        let vars = MacroVars {
-            sender: &sender,
-            local_part: &local,
-            sender_domain: &domain,
-            domain: &domain,
-            ip,
-            helo: &helo,
-            receiver: &helo,
-            timestamp,
-            validated_name: &domain,
-        };
+        let vars = MacroVars { timestamp, ..vars(&sender, &local, &domain, &helo, ip) };
         for context in [MacroContext::Record, MacroContext::Explanation] {
             if let Ok(m) = MacroString::parse(&bytes, context) {
                 let _ = m.expand(&vars);
@@ -166,17 +171,7 @@ proptest! {
 
     #[test]
     fn spf_like_macros_expand(text in spf_like(), (sender, local, domain, helo, ip) in vars_strategy()) {
-        let vars = MacroVars {
-            sender: &sender,
-            local_part: &local,
-            sender_domain: &domain,
-            domain: &domain,
-            ip,
-            helo: &helo,
-            receiver: "receiver.example",
-            timestamp: 0,
-            validated_name: "unknown",
-        };
+        let vars = vars(&sender, &local, &domain, &helo, ip);
         if let Ok(m) = MacroString::parse(text.as_bytes(), MacroContext::Explanation) {
             let _ = m.expand(&vars);
         }

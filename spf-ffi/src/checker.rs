@@ -62,6 +62,17 @@ pub unsafe extern "C" fn fastspf_checker_free(checker: *mut fastspf_checker) {
     });
 }
 
+/// Hands an evaluation to C as a new result.
+fn deliver(
+    checker: &Checker,
+    eval: spf_core::Evaluation,
+    out: *mut *mut fastspf_result,
+) -> Result<(), fastspf_status> {
+    let result = ResultObj::new(eval, checker.options().receiver.as_deref());
+    // SAFETY: the callers checked `out` for NULL; C promises it is writable.
+    unsafe { write_out(out, result.into_raw()) }
+}
+
 /// Checks the MAIL FROM identity, blocking the calling thread until the
 /// result is known (at most the configured deadline).
 ///
@@ -87,9 +98,7 @@ pub unsafe extern "C" fn fastspf_checker_check(
             return Err(fastspf_status::NullArgument);
         }
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
-        let eval = checker.check_blocking(ip, mail_from, helo);
-        let result = ResultObj::new(eval, checker.options().receiver.as_deref());
-        unsafe { write_out(out, result.into_raw()) }
+        deliver(checker, checker.check_blocking(ip, mail_from, helo), out)
     })
 }
 
@@ -110,9 +119,7 @@ pub unsafe extern "C" fn fastspf_checker_check_helo(
             return Err(fastspf_status::NullArgument);
         }
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
-        let eval = checker.check_helo_blocking(ip, helo);
-        let result = ResultObj::new(eval, checker.options().receiver.as_deref());
-        unsafe { write_out(out, result.into_raw()) }
+        deliver(checker, checker.check_helo_blocking(ip, helo), out)
     })
 }
 

@@ -323,29 +323,13 @@ impl<L: Lookup> Run<'_, L> {
     /// Counts a DNS-querying term, before its query is sent (§4.6.4).
     fn charge_term(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
         self.dns_terms += 1;
-        if self.dns_terms > self.limits().dns_terms {
-            return Err(Reason::Limit {
-                limit: LimitKind::DnsTerms,
-                max: self.limits().dns_terms,
-                term: term.to_string(),
-                domain: domain.to_string(),
-            });
-        }
-        Ok(())
+        over_limit(self.dns_terms, self.limits().dns_terms, LimitKind::DnsTerms, term, domain)
     }
 
     /// Counts a void lookup (§4.6.4).
     fn charge_void(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
         self.void += 1;
-        if self.void > self.limits().void_lookups {
-            return Err(Reason::Limit {
-                limit: LimitKind::VoidLookups,
-                max: self.limits().void_lookups,
-                term: term.to_string(),
-                domain: domain.to_string(),
-            });
-        }
-        Ok(())
+        over_limit(self.void, self.limits().void_lookups, LimitKind::VoidLookups, term, domain)
     }
 
     /// Expands a domain-spec into a name to query (§7.3: lower case, no
@@ -941,6 +925,20 @@ impl<L: Lookup> Run<'_, L> {
         }
         Ok(expanded)
     }
+}
+
+/// `Err` naming the limit and the term when `count` went past `max`.
+fn over_limit(
+    count: u32,
+    max: u32,
+    limit: LimitKind,
+    term: &(dyn fmt::Display + Sync),
+    domain: &str,
+) -> Result<(), Reason> {
+    if count <= max {
+        return Ok(());
+    }
+    Err(Reason::Limit { limit, max, term: term.to_string(), domain: domain.to_string() })
 }
 
 fn matched(directive: &Directive, record: &Arc<Record>, domain: &str) -> Outcome {

@@ -94,25 +94,27 @@ fn parse_mechanism(name: &[u8], arg: &[u8]) -> Result<Mechanism, ParseErrorKind>
             Ok(if lower == b"a" { Mechanism::A { domain, cidr } } else { Mechanism::Mx { domain, cidr } })
         }
         b"ip4" => {
-            let net = arg.strip_prefix(b":").ok_or(invalid("ip4"))?;
-            let (addr, prefix) = split_prefix(net, 32)?;
-            let addr = std::str::from_utf8(addr)
-                .ok()
-                .and_then(|s| s.parse::<Ipv4Addr>().ok())
-                .ok_or(ParseErrorKind::InvalidIp)?;
+            let (addr, prefix) = ip_network::<Ipv4Addr>(arg, 32).ok_or(invalid("ip4"))??;
             Ok(Mechanism::Ip4 { addr, prefix })
         }
         b"ip6" => {
-            let net = arg.strip_prefix(b":").ok_or(invalid("ip6"))?;
-            let (addr, prefix) = split_prefix(net, 128)?;
-            let addr = std::str::from_utf8(addr)
-                .ok()
-                .and_then(|s| s.parse::<Ipv6Addr>().ok())
-                .ok_or(ParseErrorKind::InvalidIp)?;
+            let (addr, prefix) = ip_network::<Ipv6Addr>(arg, 128).ok_or(invalid("ip6"))??;
             Ok(Mechanism::Ip6 { addr, prefix })
         }
         _ => Err(ParseErrorKind::UnknownMechanism),
     }
+}
+
+/// `":" network [ "/" length ]` of ip4/ip6: `None` without the ":".
+fn ip_network<A: std::str::FromStr>(arg: &[u8], max: u8) -> Option<Result<(A, Option<u8>), ParseErrorKind>> {
+    let net = arg.strip_prefix(b":")?;
+    Some(split_prefix(net, max).and_then(|(addr, prefix)| {
+        let addr = std::str::from_utf8(addr)
+            .ok()
+            .and_then(|s| s.parse::<A>().ok())
+            .ok_or(ParseErrorKind::InvalidIp)?;
+        Ok((addr, prefix))
+    }))
 }
 
 /// `":" domain-spec`, required.
