@@ -63,6 +63,23 @@ cargo build --quiet --locked -p spf-testdns
 export FASTSPF_TESTDNS="$target_dir/debug/spf-testdns"
 (cd spf-py && "$venv/bin/python" -m pytest -p no:cacheprovider)
 
+step "benchmarks compile; the replay harness runs a small generated workload"
+cargo bench --quiet --locked --no-run -p spf-benches
+cargo build --quiet --locked -p spf-benches
+bench="$target_dir/debug/fastspf-bench"
+workload="$(mktemp -d)"
+"$bench" gen --seed 7 --domains 200 --queries 2000 --out "$workload"
+"$bench" replay --corpus "$workload/corpus.tsv" --zone "$workload/zone" --passes 2 --json > "$workload/report.json"
+python3 - "$workload/report.json" <<'PY'
+import json, sys
+reports = json.load(open(sys.argv[1]))
+assert len(reports) == 2 and all(r["checks"] == 2000 for r in reports), reports
+assert reports[1]["dns_queries_per_check"] == 0.0, "a warm second pass sends no queries"
+assert sum(reports[0]["results"].values()) == 2000
+print("replay smoke test: ok (2 passes of 2,000 checks; the warm pass sent no queries)")
+PY
+rm -rf "$workload"
+
 step "fuzz targets compile (running them needs nightly: see fuzz/README.md)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
 

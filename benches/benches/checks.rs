@@ -1,0 +1,97 @@
+//! criterion benchmarks: parsing, macro expansion, warm checks, the shared
+//! cache under contention. `cargo bench -p spf-benches`.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use spf_benches::{MACRO_RECORD, PROVIDER_RECORD, provider_zone};
+use spf_core::macros::{MacroContext, MacroString, MacroVars};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Record};
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    group
+        .bench_function("simple", |b| b.iter(|| Record::parse(black_box("v=spf1 ip4:192.0.2.0/24 mx -all"))));
+    group.bench_function("provider_40_terms", |b| b.iter(|| Record::parse(black_box(PROVIDER_RECORD))));
+    group.bench_function("macro_heavy", |b| b.iter(|| Record::parse(black_box(MACRO_RECORD))));
+    group.finish();
+}
+
+fn macros(c: &mut Criterion) {
+    let spec = MacroString::parse(b"%{ir}.%{v}._spf.%{l1r-}.%{d2}", MacroContext::Record).expect("macro");
+    let vars = MacroVars {
+        sender: "strong-bad@email.example.com",
+        local_part: "strong-bad",
+        sender_domain: "email.example.com",
+        domain: "email.example.com",
+        ip: "192.0.2.3".parse().expect("ip"),
+        helo: "mx.example.org",
+        receiver: "unknown",
+        timestamp: 0,
+        validated_name: "unknown",
+    };
+    let mut out = String::with_capacity(256);
+    c.bench_function("macro_expand/ir_v_l1r-_d2", |b| {
+        b.iter(|| {
+            out.clear();
+            spec.expand_into(black_box(&vars), &mut out);
+            black_box(out.len())
+        })
+    });
+}
+
+fn checker(trace: bool) -> Checker {
+    let options = CheckOptions { trace, ..CheckOptions::default() };
+    let config =
+        CheckerConfig { dns: DnsSource::Zone(Arc::new(provider_zone())), options, ..Default::default() };
+    Checker::new(config).expect("checker")
+}
+
+fn warm_checks(c: &mut Criterion) {
+    let cases: [(&str, &str, &str); 4] = [
+        ("direct_ip4_match", "192.0.2.77", "a@direct.example"),
+        ("include_chain_3_deep", "66.15.25.9", "a@bigmail.example"),
+        ("miss_to_all", "203.0.113.9", "a@direct.example"),
+        ("ipv6_client_chain", "2001:db8:33::25", "a@bigmail.example"),
+    ];
+    for trace in [false, true] {
+        let checker = checker(trace);
+        let mut group = c.benchmark_group(if trace { "warm_check_traced" } else { "warm_check" });
+        for (name, ip, sender) in cases {
+            let ip: IpAddr = ip.parse().expect("ip");
+            checker.check_blocking(ip, sender, "helo.example");
+            group.bench_function(name, |b| {
+                b.iter(|| checker.check_blocking(black_box(ip), sender, "helo.example"))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn cache_contention(c: &mut Criterion) {
+    let checker = checker(false);
+    let ip: IpAddr = "66.15.25.9".parse().expect("ip");
+    checker.check_blocking(ip, "a@bigmail.example", "h");
+    let mut group = c.benchmark_group("shared_cache_1000_checks");
+    for threads in [1usize, 2] {
+        group.bench_function(format!("{threads}_threads"), |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..1000 / threads {
+                                black_box(checker.check_blocking(ip, "a@bigmail.example", "h"));
+                            }
+                        });
+                    }
+                });
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, macros, warm_checks, cache_contention);
+criterion_main!(benches);
