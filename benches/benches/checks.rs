@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use spf_benches::{MACRO_RECORD, PROVIDER_RECORD, provider_zone};
+use spf_benches::{MACRO_RECORD, PROVIDER_RECORD, WARM_CASES, provider_zone};
 use spf_core::macros::{MacroContext, MacroString, MacroVars};
 use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Record};
 
@@ -50,16 +50,10 @@ fn checker(trace: bool) -> Checker {
 }
 
 fn warm_checks(c: &mut Criterion) {
-    let cases: [(&str, &str, &str); 4] = [
-        ("direct_ip4_match", "192.0.2.77", "a@direct.example"),
-        ("include_chain_3_deep", "66.15.25.9", "a@bigmail.example"),
-        ("miss_to_all", "203.0.113.9", "a@direct.example"),
-        ("ipv6_client_chain", "2001:db8:33::25", "a@bigmail.example"),
-    ];
     for trace in [false, true] {
         let checker = checker(trace);
         let mut group = c.benchmark_group(if trace { "warm_check_traced" } else { "warm_check" });
-        for (name, ip, sender) in cases {
+        for (name, ip, sender) in WARM_CASES {
             let ip: IpAddr = ip.parse().expect("ip");
             checker.check_blocking(ip, sender, "helo.example");
             group.bench_function(name, |b| {

@@ -9,6 +9,13 @@ use spf_core::dns::Zone;
 /// `_spf.bigmail.example`, which includes three `_netblocks*` records of
 /// ip4/ip6 ranges (about 40 terms in all), plus a few simple domains.
 pub fn provider_zone() -> Zone {
+    Zone::from_master_str(&provider_zone_text(), "provider")
+        .unwrap_or_else(|e| panic!("the provider zone parses: {e}"))
+}
+
+/// The master-file text of [`provider_zone`], for feeding the same data to
+/// other SPF implementations.
+pub fn provider_zone_text() -> String {
     let mut text = String::from("$TTL 3600\n");
     text.push_str("bigmail.example. IN TXT \"v=spf1 include:_spf.bigmail.example ~all\"\n");
     text.push_str(
@@ -30,8 +37,17 @@ pub fn provider_zone() -> Zone {
     text.push_str("strict.example. IN A 192.0.2.1\n");
     text.push_str("strict.example. IN MX 10 mail.strict.example.\n");
     text.push_str("mail.strict.example. IN A 192.0.2.2\n");
-    Zone::from_master_str(&text, "provider").unwrap_or_else(|e| panic!("the provider zone parses: {e}"))
+    text
 }
+
+/// The warm checks every benchmark runs, `(name, client ip, mail from)`,
+/// against [`provider_zone`], with HELO `helo.example`.
+pub const WARM_CASES: [(&str, &str, &str); 4] = [
+    ("direct_ip4_match", "192.0.2.77", "a@direct.example"),
+    ("include_chain_3_deep", "66.15.25.9", "a@bigmail.example"),
+    ("miss_to_all", "203.0.113.9", "a@direct.example"),
+    ("ipv6_client_chain", "2001:db8:33::25", "a@bigmail.example"),
+];
 
 /// A record like large providers publish: about 40 ip4/ip6 terms.
 pub const PROVIDER_RECORD: &str = "v=spf1 ip4:64.10.20.0/24 ip4:64.11.21.0/24 ip4:64.12.22.0/24 \
