@@ -189,21 +189,38 @@ impl Checker {
     /// tokio runtime with I/O and time enabled (`#[tokio::main]` has both).
     pub async fn check(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
         let work = self.inner.evaluator.check_mail_from(ip, mail_from, helo);
-        match tokio::time::timeout(self.inner.deadline, work).await {
-            Ok(eval) => eval,
-            Err(_) => {
-                let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
-                timed_out(Identity::MailFrom, ip, sender, domain, helo)
-            }
-        }
+        self.within_deadline(work, || {
+            let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
+            timed_out(Identity::MailFrom, ip, sender, domain, helo)
+        })
+        .await
     }
 
     /// Checks the HELO identity. Async, like [`Checker::check`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
         let work = self.inner.evaluator.check_helo(ip, helo);
+        self.within_deadline(work, || {
+            timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
+        })
+        .await
+    }
+
+    /// Runs `work` under the per-check deadline. A warm check completes on
+    /// its first poll, so the timer is only armed when `work` has to wait
+    /// (the deadline then counts from that first poll, microseconds later).
+    async fn within_deadline<F>(&self, work: F, late: impl FnOnce() -> Evaluation) -> Evaluation
+    where
+        F: Future<Output = Evaluation>,
+    {
+        let mut work = std::pin::pin!(work);
+        if let std::task::Poll::Ready(eval) =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await
+        {
+            return eval;
+        }
         match tokio::time::timeout(self.inner.deadline, work).await {
             Ok(eval) => eval,
-            Err(_) => timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo),
+            Err(_) => late(),
         }
     }
 
@@ -216,12 +233,48 @@ impl Checker {
     /// helper thread and blocks on that instead: it works, but async code
     /// should call [`Checker::check`].
     pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        self.block_on(self.check(ip, mail_from, helo))
+        // Pinned where it is built: moving a check's state costs more than a
+        // warm check's work.
+        let work = std::pin::pin!(self.inner.evaluator.check_mail_from(ip, mail_from, helo));
+        self.finish_blocking(work, || {
+            let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
+            timed_out(Identity::MailFrom, ip, sender, domain, helo)
+        })
     }
 
     /// [`Checker::check_helo`], blocking. See [`Checker::check_blocking`].
     pub fn check_helo_blocking(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        self.block_on(self.check_helo(ip, helo))
+        let work = std::pin::pin!(self.inner.evaluator.check_helo(ip, helo));
+        self.finish_blocking(work, || {
+            timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
+        })
+    }
+
+    /// Polls a check once on this thread (a warm check is then done); if it
+    /// has to wait for DNS, blocks on it under the per-check deadline.
+    fn finish_blocking<F>(
+        &self,
+        mut work: std::pin::Pin<&mut F>,
+        late: impl FnOnce() -> Evaluation + Send,
+    ) -> Evaluation
+    where
+        F: Future<Output = Evaluation> + Send,
+    {
+        if Handle::try_current().is_err() {
+            let runtime = self
+                .inner
+                .runtime
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("the runtime lives as long as the checker"));
+            let first = {
+                let _context = runtime.enter();
+                work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+            };
+            if let std::task::Poll::Ready(eval) = first {
+                return eval;
+            }
+        }
+        self.block_on(self.within_deadline(work, late))
     }
 
     /// Polls `work` once on the calling thread, inside the checker's

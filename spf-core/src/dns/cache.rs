@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -197,7 +199,7 @@ impl Cache {
             shard_bytes,
             config,
             clock,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             counters: Counters::default(),
         }
     }
@@ -247,7 +249,7 @@ impl Cache {
         let mut buffer = [0u8; MAX_KEY];
         let Some(key) = encode_key(&mut buffer, name, rtype) else {
             // Longer than any DNS name: nothing to share; ask directly.
-            return upstream.lookup(name, rtype).await;
+            return Box::pin(upstream.lookup(name, rtype)).await;
         };
         let index = self.shard_of(key);
         let flight = {
@@ -279,16 +281,21 @@ impl Cache {
             }
         };
         // Whoever runs the initialiser asks upstream; everyone else waits for
-        // its answer. If that caller is cancelled, a waiter takes over.
-        let result = flight
-            .get_or_init(|| async {
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                let result = upstream.lookup(name, rtype).await;
-                self.store(index, key, &result);
-                result
-            })
-            .await;
-        result.clone()
+        // its answer. If that caller is cancelled, a waiter takes over. Boxed:
+        // the upstream query's state is large and only a miss needs it, so
+        // every caller's future stays small and cheap to move on a hit.
+        Box::pin(async move {
+            let result = flight
+                .get_or_init(|| async {
+                    self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                    let result = upstream.lookup(name, rtype).await;
+                    self.store(index, key, &result);
+                    result
+                })
+                .await;
+            result.clone()
+        })
+        .await
     }
 
     fn shard_of(&self, key: &str) -> usize {

@@ -125,10 +125,6 @@ impl<L: Lookup> Evaluator<L> {
             Some((l, d)) => (l, d),
             None => ("postmaster", sender),
         };
-        let timestamp = self
-            .options
-            .timestamp
-            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         let mut run = Run {
             ev: self,
             ip,
@@ -137,7 +133,7 @@ impl<L: Lookup> Evaluator<L> {
             sender_domain,
             helo,
             receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
-            timestamp,
+            timestamp: self.options.timestamp,
             dns_terms: 0,
             void: 0,
             trace: Vec::new(),
@@ -146,7 +142,7 @@ impl<L: Lookup> Evaluator<L> {
         };
         let outcome = run.run(domain).await;
         let explanation = if outcome.result == SpfResult::Fail {
-            Some(run.explanation(outcome.exp_from.as_ref(), domain).await)
+            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), domain)).await)
         } else {
             None
         };
@@ -208,6 +204,29 @@ fn valid_domain(name: &str) -> bool {
         && !name.starts_with('[')
 }
 
+/// Moves `frame` past the terms that need no DNS and cannot match `ip`
+/// (modifiers, `ip4`/`ip6` ranges without it): the common run of a large
+/// provider record, scanned without any bookkeeping. Stops at the first term
+/// that needs the full path (a match, `all`, a DNS-querying mechanism).
+/// Only used when no trace is recorded, since the trace lists every term.
+fn skip_static_misses(frame: &mut Frame, ip: IpAddr) {
+    for term in &frame.record.terms()[frame.next.min(frame.record.terms().len())..] {
+        let miss = match term {
+            Term::Modifier(_) => true,
+            Term::Directive(directive) => match (&directive.mechanism, ip) {
+                (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => !in_v4(*addr, prefix.unwrap_or(32), ip),
+                (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => !in_v6(*addr, prefix.unwrap_or(128), ip),
+                (Mechanism::Ip4 { .. }, IpAddr::V6(_)) | (Mechanism::Ip6 { .. }, IpAddr::V4(_)) => true,
+                _ => false,
+            },
+        };
+        if !miss {
+            return;
+        }
+        frame.next += 1;
+    }
+}
+
 /// How check_host() for one domain was entered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Via {
@@ -228,7 +247,8 @@ impl Via {
 
 /// One check_host() invocation in progress.
 struct Frame {
-    domain: String,
+    /// Shared, so the loop can hold it while it borrows the stack mutably.
+    domain: Arc<str>,
     record: Arc<Record>,
     next: usize,
     via: Via,
@@ -268,7 +288,9 @@ struct Run<'a, L> {
     sender_domain: &'a str,
     helo: &'a str,
     receiver: &'a str,
-    timestamp: u64,
+    /// `%{t}` when fixed by the options; otherwise read from the clock when
+    /// an explanation needs it (only `exp` may use `%{t}`, §7.2).
+    timestamp: Option<u64>,
     dns_terms: u32,
     void: u32,
     trace: Vec<TraceEvent>,
@@ -306,7 +328,9 @@ impl<L: Lookup> Run<'_, L> {
             ip: self.ip,
             helo: self.helo,
             receiver: self.receiver,
-            timestamp: self.timestamp,
+            timestamp: self
+                .timestamp
+                .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
             validated_name: self.validated_name.as_deref().unwrap_or("unknown"),
         }
     }
@@ -340,7 +364,7 @@ impl<L: Lookup> Run<'_, L> {
             return valid_name(literal).then(|| literal.to_string());
         }
         if spec.macro_string().uses(MacroLetter::ValidatedName) {
-            self.compute_validated_name(domain, depth).await;
+            Box::pin(self.compute_validated_name(domain, depth)).await;
         }
         let mut name = spec.macro_string().expand(&self.vars(domain));
         name.make_ascii_lowercase();
@@ -372,7 +396,7 @@ impl<L: Lookup> Run<'_, L> {
             Err((outcome, _)) => return self.leave_early(outcome, &domain, 0),
         };
         let mut stack = vec![Frame {
-            domain,
+            domain: domain.into(),
             record,
             next: 0,
             via: Via::Check,
@@ -385,9 +409,12 @@ impl<L: Lookup> Run<'_, L> {
                 // `finish` returns the outcome when it empties the stack.
                 return Outcome::error(SpfResult::PermError, Reason::Deadline);
             };
+            if !self.ev.options.trace {
+                skip_static_misses(frame, self.ip);
+            }
             let depth = frame.depth;
             let record = Arc::clone(&frame.record);
-            let domain = frame.domain.clone();
+            let domain = Arc::clone(&frame.domain);
             let index = frame.next;
             frame.next += 1;
             let finished = match record.terms().get(index) {
@@ -404,7 +431,7 @@ impl<L: Lookup> Run<'_, L> {
                     } else {
                         match self.mechanism(directive, &domain, depth).await {
                             TermOutcome::NoMatch => continue,
-                            TermOutcome::Match => matched(directive, &record, &domain),
+                            TermOutcome::Match => matched(directive, &record, index, &domain),
                             TermOutcome::Error(result, reason) => Outcome::error(result, reason),
                         }
                     }
@@ -485,7 +512,7 @@ impl<L: Lookup> Run<'_, L> {
         }
         match self.fetch_record(&target, depth + 1).await {
             Ok(record) => Ok(Frame {
-                domain: target,
+                domain: target.into(),
                 record,
                 next: 0,
                 via,
@@ -524,7 +551,7 @@ impl<L: Lookup> Run<'_, L> {
             if self.tracing() {
                 self.trace.push(TraceEvent::Leave {
                     depth: frame.depth,
-                    domain: frame.domain.clone(),
+                    domain: frame.domain.to_string(),
                     result: outcome.result,
                     dns_lookups_spent: self.dns_terms - frame.dns_at_entry,
                     void_lookups_spent: self.void - frame.void_at_entry,
@@ -538,7 +565,7 @@ impl<L: Lookup> Run<'_, L> {
                     if outcome.result == SpfResult::None {
                         outcome = Outcome::error(
                             SpfResult::PermError,
-                            Reason::RedirectNone { target: frame.domain },
+                            Reason::RedirectNone { target: frame.domain.to_string() },
                         );
                     }
                 }
@@ -551,15 +578,17 @@ impl<L: Lookup> Run<'_, L> {
                     match outcome.result {
                         SpfResult::Pass => {
                             self.trace_term(directive, parent, true);
-                            outcome = matched(directive, &parent.record, &parent.domain);
+                            outcome = matched(directive, &parent.record, parent.next - 1, &parent.domain);
                         }
                         SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => {
                             self.trace_term(directive, parent, false);
                             return None;
                         }
                         SpfResult::None => {
-                            let reason =
-                                Reason::IncludeNone { term: directive.to_string(), target: frame.domain };
+                            let reason = Reason::IncludeNone {
+                                term: directive.to_string(),
+                                target: frame.domain.to_string(),
+                            };
                             outcome = Outcome::error(SpfResult::PermError, reason);
                         }
                         SpfResult::TempError | SpfResult::PermError => {}
@@ -573,7 +602,7 @@ impl<L: Lookup> Run<'_, L> {
         if self.tracing() {
             self.trace.push(TraceEvent::Term {
                 depth: frame.depth,
-                domain: frame.domain.clone(),
+                domain: frame.domain.to_string(),
                 term: directive.to_string(),
                 matched,
                 dns_lookups: self.dns_terms,
@@ -841,7 +870,7 @@ impl<L: Lookup> Run<'_, L> {
 
     /// `ptr` (§5.5).
     async fn ptr(&mut self, term: &Directive, target: &str, domain: &str, depth: u32) -> TermOutcome {
-        match self.validated_names(depth).await {
+        match Box::pin(self.validated_names(depth)).await {
             Ok(names) => bool_outcome(names.iter().any(|n| is_subdomain(n, target))),
             // §5.5: "If a DNS error occurs while doing the PTR RR lookup,
             // then this mechanism fails to match."
@@ -888,7 +917,7 @@ impl<L: Lookup> Run<'_, L> {
         }
         let default = &self.ev.options.default_explanation;
         if default.uses(MacroLetter::ValidatedName) {
-            self.compute_validated_name(&domain, depth).await;
+            Box::pin(self.compute_validated_name(&domain, depth)).await;
         }
         default.expand(&self.vars(&domain))
     }
@@ -917,7 +946,7 @@ impl<L: Lookup> Run<'_, L> {
         };
         let parsed = MacroString::parse(&text, MacroContext::Explanation).map_err(|_| "syntax error")?;
         if parsed.uses(MacroLetter::ValidatedName) {
-            self.compute_validated_name(domain, depth).await;
+            Box::pin(self.compute_validated_name(domain, depth)).await;
         }
         let expanded = parsed.expand(&self.vars(domain));
         if !expanded.bytes().all(|b| b == b' ' || (0x21..=0x7e).contains(&b)) {
@@ -941,7 +970,7 @@ fn over_limit(
     Err(Reason::Limit { limit, max, term: term.to_string(), domain: domain.to_string() })
 }
 
-fn matched(directive: &Directive, record: &Arc<Record>, domain: &str) -> Outcome {
+fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &str) -> Outcome {
     let result = match directive.qualifier {
         Qualifier::Pass => SpfResult::Pass,
         Qualifier::Fail => SpfResult::Fail,
@@ -951,7 +980,7 @@ fn matched(directive: &Directive, record: &Arc<Record>, domain: &str) -> Outcome
     Outcome {
         result,
         reason: None,
-        matched: Some(Matched { term: directive.to_string(), domain: domain.to_string() }),
+        matched: Some(Matched { term: record.term_text(index).to_string(), domain: domain.to_string() }),
         exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), domain.to_string())),
     }
 }

@@ -24,6 +24,9 @@ pub struct Record {
     pub(crate) exp: Option<usize>,
     /// Whether an `all` mechanism appears (then `redirect` is ignored, §6.1).
     pub(crate) has_all: bool,
+    /// Each term as it prints, rendered once on first use (a matched
+    /// term's name goes into every result that matches it).
+    pub(crate) shown: std::sync::OnceLock<Box<[Box<str>]>>,
 }
 
 impl PartialEq for Record {
@@ -51,6 +54,13 @@ impl Record {
     /// The terms, in record order.
     pub fn terms(&self) -> &[Term] {
         &self.terms
+    }
+
+    /// The term at `index` as it prints (empty past the end); rendered once
+    /// per record and kept.
+    pub fn term_text(&self, index: usize) -> &str {
+        let shown = self.shown.get_or_init(|| self.terms.iter().map(|t| t.to_string().into()).collect());
+        shown.get(index).map_or("", |s| s)
     }
 
     /// Each term with where it stood in the parsed text.

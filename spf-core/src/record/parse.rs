@@ -23,8 +23,14 @@ pub(super) fn parse_record(text: &[u8]) -> Result<Record, ParseError> {
         return Err(error(text, start, end, ParseErrorKind::InvalidByte { byte: text[at] }));
     }
 
-    let mut record =
-        Record { terms: Vec::new(), spans: Vec::new(), redirect: None, exp: None, has_all: false };
+    let mut record = Record {
+        terms: Vec::new(),
+        spans: Vec::new(),
+        redirect: None,
+        exp: None,
+        has_all: false,
+        shown: std::sync::OnceLock::new(),
+    };
     let mut pos = 6;
     while pos < text.len() {
         if text[pos] == b' ' {
