@@ -24,6 +24,7 @@ pub mod dns;
 mod error;
 pub mod eval;
 pub mod headers;
+pub mod lint;
 pub mod macros;
 pub mod record;
 

@@ -3,6 +3,7 @@
 mod cache;
 mod headers;
 mod hostile;
+mod lint;
 mod properties;
 mod real_dns;
 mod zone_file;
