@@ -199,3 +199,203 @@ fn checks_against_a_nameserver() {
     assert!(server.count("pass.demo.example", "TXT") >= 1);
     assert!(server.count("why._spf.fail.demo.example", "TXT") >= 1, "the explanation was fetched");
 }
+
+// ---- lint (issue 7) and draft checks ----
+
+fn lint(args: &[&str]) -> Output {
+    let zone = demo_zone();
+    let mut all = vec!["lint", "--zone", zone.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    fastspf(&all)
+}
+
+fn lint_json(args: &[&str], status: i32) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = lint(&all);
+    assert_eq!(out.status.code(), Some(status), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+fn lint_codes(v: &serde_json::Value) -> Vec<&str> {
+    v["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().expect("code"))
+        .collect()
+}
+
+#[test]
+fn lint_exit_status_follows_error_diagnostics() {
+    let clean = lint_json(&["pass.demo.example"], 0);
+    assert_eq!(clean["ok"], true);
+    assert_eq!(clean["diagnostics"], serde_json::json!([]));
+    assert_eq!(clean["authorized"]["ipv4"]["count"], "256");
+    assert_eq!(clean["authorized"]["ipv4"]["cidrs"], serde_json::json!(["192.0.2.0/24"]));
+    assert_eq!(clean["authorized"]["ipv6"]["count"], "0");
+    assert_eq!(clean["record"], "v=spf1 ip4:192.0.2.0/24 -all");
+
+    let open = lint_json(&["open.demo.example"], 1);
+    assert_eq!(open["ok"], false);
+    assert_eq!(lint_codes(&open), ["plus-all", "wide-open"]);
+    let plus = &open["diagnostics"][0];
+    assert_eq!(plus["severity"], "error");
+    assert_eq!((plus["term"].as_str(), plus["offset"].as_u64()), (Some("+all"), Some(7)));
+    assert_eq!(open["authorized"]["ipv6"]["count"], "340282366920938463463374607431768211456");
+
+    let typo = lint_json(&["typo.demo.example"], 1);
+    assert_eq!(lint_codes(&typo), ["not-spf-typo"]);
+
+    let toomany = lint_json(&["toomany.demo.example"], 1);
+    assert!(lint_codes(&toomany).contains(&"too-many-lookups"));
+    assert_eq!(toomany["dns_lookup_terms"], 11);
+    assert_eq!(toomany["counts"]["error"], 2);
+}
+
+#[test]
+fn lint_reports_addresses_asked_for() {
+    let v = lint_json(
+        &[
+            "provider.demo.example",
+            "--ip",
+            "198.51.100.7",
+            "--ip",
+            "2001:db8:100::25",
+            "--self-test",
+            "192.0.2.1",
+        ],
+        0,
+    );
+    let checks = v["checks"].as_array().expect("checks");
+    assert_eq!(checks[0]["role"], "requested");
+    assert_eq!(checks[0]["result"], "pass");
+    assert_eq!(checks[0]["matched"]["term"], "include:_spf.provider.demo.example");
+    assert_eq!(checks[1]["ip"], "2001:db8:100::25");
+    assert_eq!(checks[1]["authorized"], "yes");
+    assert_eq!((checks[2]["role"].as_str(), checks[2]["result"].as_str()), (Some("self-test"), Some("fail")));
+    // The self-test fails for the open domain: an error, exit 1.
+    let open = lint_json(&["open.demo.example", "--self-test", "192.0.2.1"], 1);
+    assert!(lint_codes(&open).contains(&"self-test-pass"));
+}
+
+#[test]
+fn lint_human_output() {
+    let out = lint(&[
+        "--record",
+        "v=spf1 ip4:192.0.2.1/24 include:_spf.provider.demo.example -all",
+        "--domain",
+        "draft.demo.example",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("(draft, not published)"), "{text}");
+    assert!(
+        text.contains("WARNING  host-bits-set  (draft.demo.example, \"ip4:192.0.2.1/24\" at byte 7)"),
+        "{text}"
+    );
+    assert!(text.contains("IPv4: 512 addresses"), "{text}");
+    assert!(text.contains("192.0.2.0/24 198.51.100.0/25 203.0.113.128/25"), "{text}");
+    assert!(text.contains("budget:  3 of 10 DNS-querying terms"), "{text}");
+    assert!(text.contains("include _netblocks2.provider.demo.example"), "{text}");
+    assert!(text.trim_end().ends_with("0 error(s), 1 warning(s), 0 note(s)"), "{text}");
+}
+
+#[test]
+fn lint_a_draft_for_a_domain_and_on_its_own() {
+    // The published typo, fixed in a draft at the same domain.
+    let fixed = lint_json(&["--record", "v=spf1 ip4:192.0.2.0/24 -all", "--domain", "typo.demo.example"], 0);
+    assert_eq!(fixed["draft"], true);
+    assert_eq!(fixed["domain"], "typo.demo.example");
+    let alone = lint_json(&["--record", "v=spf1 mx -all"], 0);
+    assert_eq!(alone["domain"], serde_json::Value::Null);
+    assert_eq!(alone["client_dependent_terms"][0]["term"], "mx");
+}
+
+#[test]
+fn lint_usage_errors_exit_2() {
+    let cases: [&[&str]; 5] = [
+        &["lint"],
+        &["lint", "pass.demo.example", "--ip", "not-an-ip"],
+        &["lint", "pass.demo.example", "--domain", "x.example"],
+        &["lint", "--zone", "/nonexistent/zone", "pass.demo.example"],
+        &["lint", "pass.demo.example", "--deadline", "0"],
+    ];
+    for args in cases {
+        let out = fastspf(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty() && out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn lint_against_a_nameserver() {
+    let master = std::fs::read_to_string(demo_zone()).expect("demo zone");
+    let server = spf_testdns::TestDns::start(&master);
+    let nameserver = server.addr.to_string();
+    let out = fastspf(&["lint", "--nameserver", &nameserver, "provider.demo.example", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["dns_lookup_terms"], 3);
+    assert_eq!(v["authorized"]["ipv4"]["cidrs"], serde_json::json!(["198.51.100.0/25", "203.0.113.128/25"]));
+    assert_eq!(server.count("_netblocks2.provider.demo.example", "TXT"), 1, "each record is fetched once");
+}
+
+#[test]
+fn check_a_draft_record_before_publishing_it() {
+    let zone = demo_zone();
+    let zone = zone.to_str().expect("utf-8 path");
+    // Published: 203.0.113.9 fails. Drafted: it passes; the rest of DNS is as usual.
+    let draft = ["--record", "v=spf1 ip4:203.0.113.9 include:_spf.provider.demo.example -all"];
+    let out = fastspf(
+        &[
+            &[
+                "check",
+                "--zone",
+                zone,
+                "--ip",
+                "203.0.113.9",
+                "--sender",
+                "alice@fail.demo.example",
+                "--json",
+            ],
+            &draft[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["result"], "pass");
+    assert_eq!(v["draft"]["domain"], "fail.demo.example");
+    let out = fastspf(
+        &[
+            &["check", "--zone", zone, "--ip", "198.51.100.7", "--sender", "bob@fail.demo.example"],
+            &draft[..],
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.starts_with("draft:       "), "{text}");
+    assert!(text.contains("result:      PASS"), "{text}");
+    assert!(text.contains("matched:     include:_spf.provider.demo.example"), "{text}");
+    // --domain puts the draft elsewhere: the sender's domain is then checked as published.
+    let out = fastspf(
+        &[
+            &[
+                "check",
+                "--zone",
+                zone,
+                "--ip",
+                "203.0.113.9",
+                "--sender",
+                "alice@fail.demo.example",
+                "--json",
+            ],
+            &draft[..],
+            &["--domain", "other.demo.example"],
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["result"], "fail");
+}
