@@ -59,6 +59,25 @@ typedef enum {
 } fastspf_status;
 
 /**
+ * How serious a diagnostic is. Numbers are stable.
+ */
+typedef enum {
+  /**
+   * Receivers get permerror, none or temperror where a policy was meant,
+   * or the record lets anyone pass.
+   */
+  FASTSPF_SEVERITY_ERROR = 0,
+  /**
+   * Works, but wastes the lookup budget, is ignored, or breaks easily.
+   */
+  FASTSPF_SEVERITY_WARNING = 1,
+  /**
+   * Worth knowing.
+   */
+  FASTSPF_SEVERITY_INFO = 2,
+} fastspf_severity;
+
+/**
  * The seven SPF results (RFC 7208 §2.6), as `fastspf_result_code()`
  * returns them. Numbers are stable.
  *
@@ -108,6 +127,13 @@ typedef struct fastspf_checker fastspf_checker;
  * Opaque. Not thread-safe: build it on one thread, then create checkers.
  */
 typedef struct fastspf_config fastspf_config;
+
+/**
+ * The result of one lint. Opaque; one owner. Strings its accessors return
+ * belong to it and stay valid until `fastspf_lint_free`. May be read from
+ * any thread, freed once.
+ */
+typedef struct fastspf_lint fastspf_lint;
 
 /**
  * The result of one check. Opaque; one owner. The strings its accessors
@@ -258,6 +284,94 @@ fastspf_status fastspf_config_set_limits(fastspf_config *config,
  * clears it.
  */
 fastspf_status fastspf_config_set_receiver(fastspf_config *config, const char *receiver);
+
+/**
+ * Lints an SPF record, blocking until done (at most the configuration's
+ * deadline; what is not known by then is reported as
+ * "analysis-truncated").
+ *
+ * With `record` NULL, lints the record `domain` publishes. With a
+ * `record` text, lints that draft as if published at `domain` (the rest of
+ * DNS as usual), or on its own when `domain` is NULL. DNS comes from
+ * `config` (its zone files or resolvers; its lookup limits apply); the
+ * config is only read. `*out` receives the result; free it with
+ * `fastspf_lint_free`.
+ *
+ * FASTSPF_STATUS_INVALID_ARGUMENT when both `domain` and `record` are NULL;
+ * FASTSPF_STATUS_ZONE_FILE, FASTSPF_STATUS_SETUP as for
+ * `fastspf_checker_new`. Safe to call from any thread.
+ */
+fastspf_status fastspf_lint_run(const fastspf_config *config,
+                                const char *domain,
+                                const char *record,
+                                fastspf_lint **out);
+
+/**
+ * How many diagnostics the lint found (errors first, then warnings, then
+ * notes). 0 for NULL.
+ */
+size_t fastspf_lint_count(const fastspf_lint *lint);
+
+/**
+ * How many diagnostics are errors (non-zero: the record needs fixing).
+ * 0 for NULL.
+ */
+size_t fastspf_lint_errors(const fastspf_lint *lint);
+
+/**
+ * DNS-querying terms over the whole include tree (RFC 7208 4.6.4 allows
+ * 10). 0 for NULL.
+ */
+uint32_t fastspf_lint_dns_lookups(const fastspf_lint *lint);
+
+/**
+ * The severity of diagnostic `index`. FASTSPF_SEVERITY_INFO for NULL or an
+ * index out of range.
+ */
+fastspf_severity fastspf_lint_diag_severity(const fastspf_lint *lint, size_t index);
+
+/**
+ * The stable code of diagnostic `index`, e.g. `"plus-all"`. NULL for NULL
+ * or an index out of range. Owned by `lint`.
+ */
+const char *fastspf_lint_diag_code(const fastspf_lint *lint, size_t index);
+
+/**
+ * What is wrong and what to do, for people. NULL for NULL or an index out
+ * of range. Owned by `lint`.
+ */
+const char *fastspf_lint_diag_message(const fastspf_lint *lint, size_t index);
+
+/**
+ * The domain whose record the diagnostic is about ("" for a record linted
+ * without a domain). NULL for NULL or an index out of range. Owned by `lint`.
+ */
+const char *fastspf_lint_diag_domain(const fastspf_lint *lint, size_t index);
+
+/**
+ * The term the diagnostic refers to, as written, or NULL when it refers to
+ * no single term (or for NULL / an index out of range). Owned by `lint`.
+ */
+const char *fastspf_lint_diag_term(const fastspf_lint *lint, size_t index);
+
+/**
+ * The byte offset of that term in its record, or -1 when there is none
+ * (or for NULL / an index out of range).
+ */
+int64_t fastspf_lint_diag_offset(const fastspf_lint *lint, size_t index);
+
+/**
+ * The whole report as one JSON object: diagnostics, the authorized address
+ * space (counts as decimal strings, fractions, CIDR lists), the
+ * client-dependent terms, the budget, the records followed and the
+ * addresses checked. NULL for NULL. Owned by `lint`.
+ */
+const char *fastspf_lint_json(const fastspf_lint *lint);
+
+/**
+ * Frees a lint result and every string it returned. NULL is a no-op.
+ */
+void fastspf_lint_free(fastspf_lint *lint);
 
 /**
  * The SPF result. A NULL `result` gives FASTSPF_RESULT_TEMPERROR.

@@ -11,11 +11,13 @@
 mod boundary;
 mod checker;
 mod config;
+mod lint;
 mod result;
 mod status;
 
 pub use checker::*;
 pub use config::*;
+pub use lint::*;
 pub use result::*;
 pub use status::*;
 

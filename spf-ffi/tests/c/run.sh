@@ -24,7 +24,7 @@ valgrind=(valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kind
 
 failed=0
 passed=0
-for test in results misuse threads async; do
+for test in results misuse threads async lint; do
     cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
     echo "--- $test (valgrind memcheck)"
     if "${valgrind[@]}" "$out/$test" "$zone"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $test"; fi
