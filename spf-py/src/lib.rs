@@ -11,6 +11,9 @@ use pyo3::types::{PyDict, PyList};
 use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{CacheConfig, Zone};
 use spf_core::headers::{authentication_results, received_spf};
+use spf_core::lint::{
+    AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity, lint_blocking,
+};
 use spf_core::record::{Mechanism, Modifier, Term};
 use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Limits, Record};
 
@@ -172,6 +175,39 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     }
 }
 
+/// Where DNS answers come from: a zone, zone files, or resolvers.
+fn dns_source(
+    py: Python<'_>,
+    zone: Option<PyRef<'_, PyZone>>,
+    zone_files: Option<Vec<String>>,
+    nameservers: Option<Vec<String>>,
+    timeout: f64,
+    attempts: usize,
+) -> PyResult<DnsSource> {
+    Ok(match (zone, zone_files) {
+        (Some(zone), _) => DnsSource::Zone(Arc::clone(&zone.built()?)),
+        (None, Some(files)) if !files.is_empty() => {
+            let mut zone = Zone::new();
+            for file in &files {
+                zone.load_master_file(file).map_err(|e| core_error(py, e))?;
+            }
+            DnsSource::Zone(Arc::new(zone))
+        }
+        _ => {
+            let nameservers = nameservers
+                .unwrap_or_default()
+                .iter()
+                .map(|n| parse_nameserver(n).map_err(|e| core_error(py, e)))
+                .collect::<PyResult<Vec<_>>>()?;
+            DnsSource::Resolver(ResolverSettings {
+                nameservers,
+                timeout: seconds("timeout", timeout)?,
+                attempts,
+            })
+        }
+    })
+}
+
 #[pymethods]
 impl PyChecker {
     #[new]
@@ -202,28 +238,7 @@ impl PyChecker {
                 "cache_size and cache_bytes must be positive; attempts 1 to 10",
             ));
         }
-        let dns = match (zone, zone_files) {
-            (Some(zone), _) => DnsSource::Zone(Arc::clone(&zone.built()?)),
-            (None, Some(files)) if !files.is_empty() => {
-                let mut zone = Zone::new();
-                for file in &files {
-                    zone.load_master_file(file).map_err(|e| core_error(py, e))?;
-                }
-                DnsSource::Zone(Arc::new(zone))
-            }
-            _ => {
-                let nameservers = nameservers
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|n| parse_nameserver(n).map_err(|e| core_error(py, e)))
-                    .collect::<PyResult<Vec<_>>>()?;
-                DnsSource::Resolver(ResolverSettings {
-                    nameservers,
-                    timeout: seconds("timeout", timeout)?,
-                    attempts,
-                })
-            }
-        };
+        let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
         let config = CheckerConfig {
             dns,
             cache: CacheConfig { max_entries: cache_size, max_bytes: cache_bytes, ..CacheConfig::default() },
@@ -452,6 +467,225 @@ fn parse(py: Python<'_>, record: &str) -> PyResult<Py<PyList>> {
     Ok(list.unbind())
 }
 
+static SEVERITY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// One lint finding.
+#[pyclass(frozen, module = "fastspf._native", name = "Diagnostic")]
+struct PyDiagnostic {
+    diagnostic: Diagnostic,
+}
+
+#[pymethods]
+impl PyDiagnostic {
+    /// `fastspf.Severity` (a `str` enum: `Severity.ERROR == "error"`).
+    #[getter]
+    fn severity<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        base_class(py, &SEVERITY, "Severity")?.call1((self.diagnostic.severity.as_str(),))
+    }
+    /// The stable code, e.g. `"plus-all"`.
+    #[getter]
+    fn code(&self) -> &'static str {
+        self.diagnostic.code
+    }
+    /// What is wrong and what to do.
+    #[getter]
+    fn message(&self) -> &str {
+        &self.diagnostic.message
+    }
+    /// The domain whose record it is about ("" for a record linted without one).
+    #[getter]
+    fn domain(&self) -> &str {
+        &self.diagnostic.domain
+    }
+    /// The term it refers to, as written, or None.
+    #[getter]
+    fn term(&self) -> Option<&str> {
+        self.diagnostic.term.as_deref()
+    }
+    /// The term's byte offset in the record, or None.
+    #[getter]
+    fn offset(&self) -> Option<usize> {
+        self.diagnostic.offset
+    }
+    fn __repr__(&self) -> String {
+        let d = &self.diagnostic;
+        let mut text = format!("<fastspf.Diagnostic {} {}", d.severity, d.code);
+        if let (Some(term), Some(offset)) = (&d.term, d.offset) {
+            text.push_str(&format!(" {term:?} at {offset}"));
+        }
+        text.push('>');
+        text
+    }
+}
+
+/// Everything a lint found out.
+#[pyclass(frozen, module = "fastspf._native", name = "LintReport")]
+struct PyLintReport {
+    report: LintReport,
+}
+
+/// Plain data through JSON (`serde_json::to_string` of it): dicts and lists.
+fn to_python<'py>(py: Python<'py>, json: serde_json::Result<String>) -> PyResult<Bound<'py, PyAny>> {
+    let json = json.map_err(|e| library_error(py, e.to_string()))?;
+    py.import("json")?.call_method1("loads", (json,))
+}
+
+/// An address space as `{"ipv4": {"count": int, "fraction": float, "cidrs": [...]}, "ipv6": ...}`.
+fn address_space<'py>(py: Python<'py>, space: &AddressSpace) -> PyResult<Bound<'py, PyDict>> {
+    let int = py.import("builtins")?.getattr("int")?;
+    let dict = PyDict::new(py);
+    for (key, family) in [("ipv4", &space.ipv4), ("ipv6", &space.ipv6)] {
+        let inner = PyDict::new(py);
+        // Python ints are exact for the whole IPv6 space (2^128).
+        inner.set_item("count", int.call1((family.count.to_string(),))?)?;
+        inner.set_item("fraction", family.fraction)?;
+        inner.set_item("cidrs", family.cidrs.clone())?;
+        dict.set_item(key, inner)?;
+    }
+    Ok(dict)
+}
+
+#[pymethods]
+impl PyLintReport {
+    /// The domain linted, or None.
+    #[getter]
+    fn domain(&self) -> Option<&str> {
+        self.report.domain.as_deref()
+    }
+    /// The record linted (the draft, or the published SPF record), or None.
+    #[getter]
+    fn record(&self) -> Option<&str> {
+        self.report.record.as_deref()
+    }
+    /// Whether the record is a draft.
+    #[getter]
+    fn draft(&self) -> bool {
+        self.report.draft
+    }
+    /// True when no diagnostic is an error.
+    #[getter]
+    fn ok(&self) -> bool {
+        !self.report.has_errors()
+    }
+    /// The findings, errors first.
+    #[getter]
+    fn diagnostics(&self) -> Vec<PyDiagnostic> {
+        self.report.diagnostics.iter().map(|d| PyDiagnostic { diagnostic: d.clone() }).collect()
+    }
+    /// What surely passes: `{"ipv4": {"count", "fraction", "cidrs"}, "ipv6": {...}}`.
+    #[getter]
+    fn authorized<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        address_space(py, &self.report.authorized)
+    }
+    /// What may pass, depending on client-dependent terms.
+    #[getter]
+    fn possibly_authorized<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        address_space(py, &self.report.possibly_authorized)
+    }
+    /// Terms whose outcome depends on the client: dicts of domain, term, offset, why.
+    #[getter]
+    fn client_dependent_terms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.report.client_dependent_terms))
+    }
+    /// DNS-querying terms over the whole include tree (RFC 7208 4.6.4 allows 10).
+    #[getter]
+    fn dns_lookups(&self) -> u32 {
+        self.report.dns_lookup_terms
+    }
+    /// Void lookups over the tree (RFC 7208 4.6.4 allows 2).
+    #[getter]
+    fn void_lookups(&self) -> u32 {
+        self.report.void_lookups
+    }
+    /// The records followed: dicts of depth, via, domain, record.
+    #[getter]
+    fn tree<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.report.tree))
+    }
+    /// Addresses checked: dicts of ip, role, host, authorized, result, matched, reason.
+    #[getter]
+    fn checks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.report.checks))
+    }
+    /// False when lint could not follow everything.
+    #[getter]
+    fn complete(&self) -> bool {
+        self.report.complete
+    }
+    /// Whether the record authorizes `ip`: True, False, or None when it
+    /// depends on client-dependent terms.
+    fn authorizes(&self, ip: &str) -> PyResult<Option<bool>> {
+        Ok(match self.report.authorizes(parse_ip(ip)?) {
+            Authorized::Yes => Some(true),
+            Authorized::No => Some(false),
+            Authorized::Depends => None,
+        })
+    }
+    /// The whole report as a JSON object (counts as decimal strings).
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        serde_json::to_string(&self.report).map_err(|e| library_error(py, e.to_string()))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<fastspf.LintReport {} errors={} warnings={} notes={}>",
+            self.report.domain.as_deref().unwrap_or("(record)"),
+            self.report.count(Severity::Error),
+            self.report.count(Severity::Warning),
+            self.report.count(Severity::Info)
+        )
+    }
+}
+
+/// Lints a domain's record, or a record text (as if published at `domain`
+/// when given), with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (domain=None, *, record=None, zone_files=None, zone=None, nameservers=None, timeout=5.0,
+                    attempts=2, deadline=30.0, ips=None, self_test=None, max_dns_lookups=10,
+                    max_void_lookups=2, check_mail_hosts=true))]
+#[allow(clippy::too_many_arguments)]
+fn lint(
+    py: Python<'_>,
+    domain: Option<String>,
+    record: Option<String>,
+    zone_files: Option<Vec<String>>,
+    zone: Option<PyRef<'_, PyZone>>,
+    nameservers: Option<Vec<String>>,
+    timeout: f64,
+    attempts: usize,
+    deadline: f64,
+    ips: Option<Vec<String>>,
+    self_test: Option<Vec<String>>,
+    max_dns_lookups: u32,
+    max_void_lookups: u32,
+    check_mail_hosts: bool,
+) -> PyResult<PyLintReport> {
+    if !(1..=1000).contains(&max_dns_lookups) || !(1..=1000).contains(&max_void_lookups) {
+        return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
+    }
+    if attempts == 0 || attempts > 10 {
+        return Err(PyValueError::new_err("attempts must be 1 to 10"));
+    }
+    let mut request = match (record, domain) {
+        (Some(record), domain) => LintRequest::record(record, domain),
+        (None, Some(domain)) => LintRequest::domain(domain),
+        (None, None) => return Err(PyValueError::new_err("lint needs a domain, a record, or both")),
+    };
+    let addresses = |list: Option<Vec<String>>| {
+        list.unwrap_or_default().iter().map(|ip| parse_ip(ip)).collect::<PyResult<Vec<_>>>()
+    };
+    request.ips = addresses(ips)?;
+    request.self_test = addresses(self_test)?;
+    let options = LintOptions {
+        limits: Limits { dns_terms: max_dns_lookups, void_lookups: max_void_lookups, ..Limits::default() },
+        deadline: Some(seconds("deadline", deadline)?),
+        check_mail_hosts,
+        ..LintOptions::default()
+    };
+    let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
+    let report = py.detach(|| lint_blocking(&dns, &request, &options)).map_err(|e| core_error(py, e))?;
+    Ok(PyLintReport { report })
+}
+
 /// The native module.
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -460,6 +694,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEvaluation>()?;
     m.add_class::<PyZone>()?;
     m.add_class::<PyTerm>()?;
+    m.add_class::<PyDiagnostic>()?;
+    m.add_class::<PyLintReport>()?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(lint, m)?)?;
     Ok(())
 }

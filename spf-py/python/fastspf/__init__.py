@@ -18,26 +18,38 @@ import threading
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._base import Error, RecordError, Result
-from ._native import Evaluation, Term, Zone
+from ._base import Error, RecordError, Result, Severity
+from ._native import Diagnostic, Evaluation, LintReport, Term, Zone
 
 __version__: str = _native.__version__
 
 __all__ = [
     "Checker",
+    "Diagnostic",
     "Error",
     "Evaluation",
+    "LintReport",
     "RecordError",
     "Result",
+    "Severity",
     "Term",
     "Zone",
     "check",
     "check2",
+    "lint",
     "parse",
     "__version__",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _zone_files(zone_file: Union[PathLike, Iterable[PathLike], None]) -> Optional[List[str]]:
+    if zone_file is None:
+        return None
+    if isinstance(zone_file, (str, os.PathLike)):
+        return [os.fspath(zone_file)]
+    return [os.fspath(p) for p in zone_file]
 
 
 class Checker:
@@ -83,12 +95,7 @@ class Checker:
     ) -> None:
         if isinstance(nameservers, str):
             nameservers = [nameservers]
-        if zone_file is None:
-            zone_files = None
-        elif isinstance(zone_file, (str, os.PathLike)):
-            zone_files = [os.fspath(zone_file)]
-        else:
-            zone_files = [os.fspath(p) for p in zone_file]
+        zone_files = _zone_files(zone_file)
         if zone is not None:
             zone.freeze()
         self._native = _native.Checker(
@@ -168,6 +175,69 @@ def parse(record: str) -> List[Term]:
     :raises RecordError: with ``offset`` and ``term`` when the record is invalid.
     """
     return _native.parse(record)
+
+
+def lint(
+    domain: Optional[str] = None,
+    *,
+    record: Optional[str] = None,
+    zone_file: Union[PathLike, Iterable[PathLike], None] = None,
+    zone: Optional[Zone] = None,
+    nameservers: Optional[Sequence[str]] = None,
+    timeout: float = 5.0,
+    attempts: int = 2,
+    deadline: float = 30.0,
+    ips: Iterable[str] = (),
+    self_test: Iterable[str] = (),
+    max_dns_lookups: int = 10,
+    max_void_lookups: int = 2,
+    check_mail_hosts: bool = True,
+) -> LintReport:
+    """Names the mistakes in an SPF record and the exact address space it authorizes.
+
+    ``lint("example.com")`` lints the record the domain publishes;
+    ``lint("example.com", record="v=spf1 ...")`` a draft as if published
+    there (the rest of DNS as usual); ``lint(record="v=spf1 ...")`` a record
+    on its own. DNS comes from ``zone_file``/``zone`` (offline) or real DNS
+    (``nameservers``, else the system's), as for :class:`Checker`.
+
+    ``ips`` are addresses to report on (:attr:`LintReport.checks`: does each
+    pass, and by which term?); ``self_test`` addresses must not pass (such
+    as this receiver's own): a pass is a ``self-test-pass`` error.
+    ``deadline`` bounds the whole run; what is not known by then is reported
+    as ``analysis-truncated``. Blocks with the GIL released.
+
+    >>> report = fastspf.lint("example.com", record="v=spf1 +all")  # doctest: +SKIP
+    >>> [d.code for d in report.diagnostics]                         # doctest: +SKIP
+    ['plus-all', 'wide-open']
+
+    :raises ValueError: without ``domain`` and ``record``, or for a malformed
+        address, nameserver or out-of-range setting.
+    :raises Error: when a zone file cannot be read or the resolver cannot be set up.
+    """
+    if isinstance(nameservers, str):
+        nameservers = [nameservers]
+    if isinstance(ips, str):
+        ips = [ips]
+    if isinstance(self_test, str):
+        self_test = [self_test]
+    if zone is not None:
+        zone.freeze()
+    return _native.lint(
+        domain,
+        record=record,
+        zone_files=_zone_files(zone_file),
+        zone=zone,
+        nameservers=list(nameservers) if nameservers is not None else None,
+        timeout=timeout,
+        attempts=attempts,
+        deadline=deadline,
+        ips=list(ips),
+        self_test=list(self_test),
+        max_dns_lookups=max_dns_lookups,
+        max_void_lookups=max_void_lookups,
+        check_mail_hosts=check_mail_hosts,
+    )
 
 
 _CHECK2_TEXT = {

@@ -1,10 +1,10 @@
-"""Pure-Python types of fastspf: the result enum and the exceptions."""
+"""Pure-Python types of fastspf: the result and severity enums and the exceptions."""
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Error", "RecordError", "Result"]
+__all__ = ["Error", "RecordError", "Result", "Severity"]
 
 
 class Result(str, enum.Enum):
@@ -20,6 +20,20 @@ class Result(str, enum.Enum):
     SOFTFAIL = "softfail"
     TEMPERROR = "temperror"
     PERMERROR = "permerror"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, enum.Enum):
+    """How serious a lint diagnostic is.
+
+    A ``str`` enum: ``Severity.ERROR == "error"``.
+    """
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
 
     def __str__(self) -> str:
         return self.value
