@@ -34,6 +34,8 @@ pub struct Seen {
     pub rtype: String,
     /// Whether it came over TCP.
     pub tcp: bool,
+    /// When the server received it.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -194,6 +196,7 @@ impl RequestHandler for Handler {
             name: qname.clone(),
             rtype: query.query_type().to_string(),
             tcp: request.protocol() == Protocol::Tcp,
+            at: std::time::Instant::now(),
         });
         if lock(&state.silent).contains(&qname) {
             // Never answer: the request task just ends.
