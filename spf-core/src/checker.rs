@@ -148,7 +148,9 @@ impl Checker {
             DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
         };
         let cache = config.shared_cache.clone().unwrap_or_else(|| Arc::new(Cache::new(config.cache.clone())));
-        let evaluator = Evaluator::new(CachedLookup::new(backend, cache), config.options.clone());
+        // Speculative lookups run on the checker's own runtime, whoever checks.
+        let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
+        let evaluator = Evaluator::new(lookup, config.options.clone());
         Ok(Checker {
             inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }),
         })

@@ -30,5 +30,7 @@ pub mod record;
 
 pub use checker::{Backend, Checker, CheckerConfig, DnsSource};
 pub use error::{Error, normalize_ip, parse_ip};
-pub use eval::{CheckOptions, Evaluation, Evaluator, Identity, Limits, Reason, SpfResult, VoidCounting};
+pub use eval::{
+    CheckOptions, Evaluation, Evaluator, Identity, Limits, Reason, Speculation, SpfResult, VoidCounting,
+};
 pub use record::{ParseError, Record};

@@ -16,6 +16,14 @@
 //! type without records time out. A list of strings is one record of
 //! several character-strings. An empty `mailfrom` is the null sender. The
 //! suite's `DEFAULT` explanation is the default explanation.
+//!
+//! Every `rfc7208-tests.yml` case runs a second time as
+//! `rfc7208-speculative::...`: through the shared cache over a zone whose
+//! every answer takes a scheduler round trip (so records have to be waited
+//! for and speculative lookups start, see `spf_core::Speculation`), once
+//! with speculation and once without; both must give the expected answer
+//! and the very same evaluation (result, explanation, matched term, reason,
+//! lookup counts, trace).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -23,9 +31,12 @@ use std::path::Path;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_yaml::Value;
-use spf_core::dns::Zone;
+use std::sync::Arc;
+
+use spf_core::dns::{Cache, CacheConfig, CachedLookup, Lookup, LookupResult, RecordType, Zone};
+use spf_core::eval::TraceEvent;
 use spf_core::macros::{MacroContext, MacroString};
-use spf_core::{CheckOptions, Evaluator, SpfResult};
+use spf_core::{CheckOptions, Evaluation, Evaluator, Speculation, SpfResult};
 
 const RFC7208_CASES: usize = 203;
 
@@ -45,20 +56,39 @@ fn main() {
             .expect("read tests/data/rfc4408-differences.yml");
         serde_yaml::from_str(&text).expect("parse rfc4408-differences.yml")
     };
-    let mut trials =
-        suite_trials(&data.join("spf-test-suite/rfc7208-tests.yml"), "rfc7208", &BTreeMap::new());
+    let rfc7208 = data.join("spf-test-suite/rfc7208-tests.yml");
+    let mut trials = suite_trials(&rfc7208, "rfc7208", &BTreeMap::new(), Mode::Direct);
     assert_eq!(
         trials.len(),
         RFC7208_CASES,
         "rfc7208-tests.yml must yield every one of its {RFC7208_CASES} cases"
     );
-    let rfc4408 = suite_trials(&data.join("spf-test-suite/rfc4408-tests.yml"), "rfc4408", &differences);
+    let speculative = suite_trials(&rfc7208, "rfc7208-speculative", &BTreeMap::new(), Mode::Speculative);
+    assert_eq!(speculative.len(), RFC7208_CASES);
+    trials.extend(speculative);
+    let rfc4408 =
+        suite_trials(&data.join("spf-test-suite/rfc4408-tests.yml"), "rfc4408", &differences, Mode::Direct);
     trials.extend(rfc4408);
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// How a case is evaluated.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// `Evaluator` straight over the zone.
+    Direct,
+    /// Through the shared cache over a zone that answers after a yield,
+    /// with and without speculation; both evaluations must be the same.
+    Speculative,
+}
+
 /// One trial per test case of a suite file.
-fn suite_trials(path: &Path, suite: &str, differences: &BTreeMap<String, Difference>) -> Vec<Trial> {
+fn suite_trials(
+    path: &Path,
+    suite: &str,
+    differences: &BTreeMap<String, Difference>,
+    mode: Mode,
+) -> Vec<Trial> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut trials = Vec::new();
     let mut unused: Vec<&String> = differences.keys().collect();
@@ -80,7 +110,7 @@ fn suite_trials(path: &Path, suite: &str, differences: &BTreeMap<String, Differe
                 label.push_str(&format!(" [rfc7208 differs: {}]", diff.section));
             }
             let zonedata = zonedata.clone();
-            trials.push(Trial::test(label, move || run_case(&case, &zonedata)));
+            trials.push(Trial::test(label, move || run_case(&case, &zonedata, mode)));
         }
     }
     assert!(unused.is_empty(), "rfc4408-differences.yml names cases not in the suite: {unused:?}");
@@ -219,15 +249,62 @@ fn parse<T: std::str::FromStr>(value: &Value) -> Result<T, String> {
     text.parse().map_err(|_| format!("cannot parse {text:?}"))
 }
 
-fn run_case(case: &Case, zonedata: &Value) -> Result<(), Failed> {
+/// A zone whose every answer comes after one trip through the scheduler,
+/// as a network answer would: evaluation has to wait for it.
+struct Yielding(Zone);
+
+impl Lookup for Yielding {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
+        tokio::task::yield_now().await;
+        self.0.lookup(name, rtype).await
+    }
+}
+
+fn run_case(case: &Case, zonedata: &Value, mode: Mode) -> Result<(), Failed> {
     let zone = build_zone(zonedata)?;
     let default_explanation =
         MacroString::parse(b"DEFAULT", MacroContext::Explanation).map_err(|e| e.to_string())?;
     let options = CheckOptions { default_explanation, ..CheckOptions::default() };
-    let evaluator = Evaluator::new(zone, options);
     let ip = spf_core::parse_ip(&case.host).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
-    let eval = runtime.block_on(evaluator.check_mail_from(ip, &case.mailfrom, &case.helo));
+    let eval = match mode {
+        Mode::Direct => {
+            let evaluator = Evaluator::new(zone, options);
+            runtime.block_on(evaluator.check_mail_from(ip, &case.mailfrom, &case.helo))
+        }
+        Mode::Speculative => {
+            let zone = Arc::new(Yielding(zone));
+            let run = |speculation: Speculation| {
+                let cache = Arc::new(Cache::new(CacheConfig::default()));
+                let lookup = CachedLookup::new(Arc::clone(&zone), cache);
+                // The same %{t} for both runs.
+                let options = CheckOptions { speculation, timestamp: Some(0), ..options.clone() };
+                let evaluator = Evaluator::new(lookup, options);
+                let eval = runtime.block_on(evaluator.check_mail_from(ip, &case.mailfrom, &case.helo));
+                (eval, evaluator.lookup().cache().stats())
+            };
+            let (on, stats) = run(Speculation::default());
+            let (off, _) = run(Speculation::OFF);
+            // Evaluation that followed an include or redirect to another
+            // domain found that record asked for speculatively.
+            let followed = on
+                .trace
+                .iter()
+                .any(|e| matches!(e, TraceEvent::Enter { depth: 1.., domain, .. } if *domain != on.domain));
+            if followed && stats.speculative_queries == 0 {
+                return Err(format!("nothing was speculated: {stats:?}\n{:#?}", on.trace).into());
+            }
+            if describe(&on) != describe(&off) {
+                return Err(format!(
+                    "speculation changed the evaluation\nwith:    {}\nwithout: {}",
+                    describe(&on),
+                    describe(&off)
+                )
+                .into());
+            }
+            on
+        }
+    };
     let result_ok = case.expected.contains(&eval.result);
     let explanation_ok = match &case.explanation {
         Some(expected) if eval.result == SpfResult::Fail => eval.explanation.as_deref() == Some(expected),
@@ -255,4 +332,18 @@ fn run_case(case: &Case, zonedata: &Value) -> Result<(), Failed> {
         message.push_str(&format!("\n  {event:?}"));
     }
     Err(message.into())
+}
+
+/// Everything an evaluation says, for comparing two.
+fn describe(eval: &Evaluation) -> String {
+    format!(
+        "{} {:?} {:?} {:?} dns={} void={} trace={:?}",
+        eval.result,
+        eval.explanation,
+        eval.matched,
+        eval.reason,
+        eval.dns_lookups,
+        eval.void_lookups,
+        eval.trace
+    )
 }

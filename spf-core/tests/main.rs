@@ -6,4 +6,5 @@ mod hostile;
 mod lint;
 mod properties;
 mod real_dns;
+mod speculation;
 mod zone_file;

@@ -8,16 +8,19 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
+use super::prefetch::{BoxedLookup, PrefetchSource, Prefetcher};
 use super::{Lookup, LookupError, LookupResult, RecordType, Records};
 
 /// Where the cache reads the time. Tests use [`ManualClock`] so that TTL
@@ -127,15 +130,40 @@ pub struct CacheStats {
     pub entries: u64,
     /// Approximate bytes held now.
     pub bytes: u64,
+    /// Upstream queries sent speculatively, before any evaluation asked for
+    /// them (a first-seen sender's include and redirect targets, `a`/`mx`
+    /// hosts; see [`crate::eval::Speculation`]). Included in `misses`.
+    pub speculative_queries: u64,
+    /// Speculative answers an evaluation then read (from the cache, or by
+    /// joining the query in flight). `speculative_queries -
+    /// speculative_used` were wasted (or are not read yet).
+    pub speculative_used: u64,
+}
+
+impl CacheStats {
+    /// Speculative queries whose answers no evaluation has read (yet).
+    pub fn speculative_wasted(&self) -> u64 {
+        self.speculative_queries.saturating_sub(self.speculative_used)
+    }
 }
 
 struct Entry {
     result: LookupResult,
     expires: Instant,
     bytes: usize,
+    /// Fetched speculatively and not read by an evaluation yet.
+    speculative: bool,
 }
 
-type Flight = Arc<OnceCell<LookupResult>>;
+/// A query in flight, shared by everyone who misses on its key meanwhile.
+#[derive(Default)]
+struct FlightState {
+    answer: OnceCell<LookupResult>,
+    /// Started speculatively, and no evaluation has joined it yet.
+    speculative: AtomicBool,
+}
+
+type Flight = Arc<FlightState>;
 
 struct Shard {
     lru: LruCache<Box<str>, Entry>,
@@ -150,6 +178,8 @@ struct Counters {
     coalesced: AtomicU64,
     expirations: AtomicU64,
     evictions: AtomicU64,
+    speculative: AtomicU64,
+    speculative_used: AtomicU64,
 }
 
 /// The sharded, TTL-aware LRU cache of DNS answers.
@@ -226,6 +256,8 @@ impl Cache {
             evictions: c.evictions.load(Ordering::Relaxed),
             entries,
             bytes,
+            speculative_queries: c.speculative.load(Ordering::Relaxed),
+            speculative_used: c.speculative_used.load(Ordering::Relaxed),
         }
     }
 
@@ -246,56 +278,137 @@ impl Cache {
         name: &str,
         rtype: RecordType,
     ) -> LookupResult {
+        self.resolve(upstream, name, rtype, false).await
+    }
+
+    /// A speculative [`Cache::lookup`], for background tasks: the cache is
+    /// consulted, and a query registered in flight, at once (so a lookup
+    /// that comes later joins it); the returned future sends the query if
+    /// this call registered it. Not counted as a hit or a coalesced wait; a
+    /// query it sends is counted in [`CacheStats::speculative_queries`] and
+    /// its answer as used ([`CacheStats::speculative_used`]) once a
+    /// [`Cache::lookup`] reads it.
+    pub fn prefetch<L: Lookup + ?Sized + 'static>(
+        self: &Arc<Self>,
+        upstream: Arc<L>,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = LookupResult> + Send + 'static {
+        let mut buffer = [0u8; MAX_KEY];
+        let probed = encode_key(&mut buffer, name, rtype).map(|key| {
+            let index = self.shard_of(key);
+            (index, self.probe(index, key, true))
+        });
+        let cache = Arc::clone(self);
+        let name: Box<str> = name.into();
+        async move {
+            match probed {
+                None => upstream.lookup(&name, rtype).await,
+                Some((_, Ok(result))) => result,
+                Some((index, Err(flight))) => {
+                    let mut buffer = [0u8; MAX_KEY];
+                    match encode_key(&mut buffer, &name, rtype) {
+                        Some(key) => cache.await_flight(&*upstream, &name, rtype, index, key, flight).await,
+                        None => upstream.lookup(&name, rtype).await,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn resolve<L: Lookup + ?Sized>(
+        &self,
+        upstream: &L,
+        name: &str,
+        rtype: RecordType,
+        speculative: bool,
+    ) -> LookupResult {
         let mut buffer = [0u8; MAX_KEY];
         let Some(key) = encode_key(&mut buffer, name, rtype) else {
             // Longer than any DNS name: nothing to share; ask directly.
             return Box::pin(upstream.lookup(name, rtype)).await;
         };
         let index = self.shard_of(key);
-        let flight = {
-            let mut shard = lock(&self.shards[index]);
-            let now = self.clock.now();
-            match shard.lru.get(key) {
-                Some(entry) if entry.expires > now => {
+        match self.probe(index, key, speculative) {
+            Ok(result) => result,
+            // Boxed: the upstream query's state is large and only a miss
+            // needs it, so every caller's future stays small and cheap to
+            // move on a hit.
+            Err(flight) => Box::pin(self.await_flight(upstream, name, rtype, index, key, flight)).await,
+        }
+    }
+
+    /// The answer if cached; otherwise the query in flight for the key,
+    /// joined or newly registered (the caller then awaits it).
+    fn probe(&self, index: usize, key: &str, speculative: bool) -> Result<LookupResult, Flight> {
+        let mut shard = lock(&self.shards[index]);
+        let now = self.clock.now();
+        match shard.lru.get_mut(key) {
+            Some(entry) if entry.expires > now => {
+                if !speculative {
                     self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                    return entry.result.clone();
-                }
-                Some(_) => {
-                    if let Some(old) = shard.lru.pop(key) {
-                        shard.bytes -= old.bytes;
+                    if entry.speculative {
+                        entry.speculative = false;
+                        self.counters.speculative_used.fetch_add(1, Ordering::Relaxed);
                     }
-                    self.counters.expirations.fetch_add(1, Ordering::Relaxed);
                 }
-                None => {}
+                return Ok(entry.result.clone());
             }
-            match shard.inflight.get(key) {
-                Some(flight) => {
+            Some(_) => {
+                if let Some(old) = shard.lru.pop(key) {
+                    shard.bytes -= old.bytes;
+                }
+                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
+        }
+        match shard.inflight.get(key) {
+            Some(flight) => {
+                if !speculative {
                     self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
-                    Arc::clone(flight)
+                    if flight.speculative.swap(false, Ordering::Relaxed) {
+                        self.counters.speculative_used.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-                None => {
-                    let flight = Flight::default();
-                    shard.inflight.insert(key.into(), Arc::clone(&flight));
-                    flight
-                }
+                Err(Arc::clone(flight))
             }
-        };
-        // Whoever runs the initialiser asks upstream; everyone else waits for
-        // its answer. If that caller is cancelled, a waiter takes over. Boxed:
-        // the upstream query's state is large and only a miss needs it, so
-        // every caller's future stays small and cheap to move on a hit.
-        Box::pin(async move {
-            let result = flight
-                .get_or_init(|| async {
-                    self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                    let result = upstream.lookup(name, rtype).await;
-                    self.store(index, key, &result);
-                    result
-                })
-                .await;
-            result.clone()
-        })
-        .await
+            None => {
+                let flight = Flight::new(FlightState {
+                    answer: OnceCell::new(),
+                    speculative: AtomicBool::new(speculative),
+                });
+                shard.inflight.insert(key.into(), Arc::clone(&flight));
+                if speculative {
+                    // Speculation caused this query, whoever ends up sending it.
+                    self.counters.speculative.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(flight)
+            }
+        }
+    }
+
+    /// Waits for a query in flight. Whoever runs the initialiser asks
+    /// upstream; everyone else waits for its answer. If that caller is
+    /// cancelled, a waiter takes over.
+    async fn await_flight<L: Lookup + ?Sized>(
+        &self,
+        upstream: &L,
+        name: &str,
+        rtype: RecordType,
+        index: usize,
+        key: &str,
+        flight: Flight,
+    ) -> LookupResult {
+        let result = flight
+            .answer
+            .get_or_init(|| async {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                let result = upstream.lookup(name, rtype).await;
+                self.store(index, key, &result, &flight);
+                result
+            })
+            .await;
+        result.clone()
     }
 
     fn shard_of(&self, key: &str) -> usize {
@@ -315,7 +428,7 @@ impl Cache {
         }
     }
 
-    fn store(&self, index: usize, key: &str, result: &LookupResult) {
+    fn store(&self, index: usize, key: &str, result: &LookupResult, flight: &FlightState) {
         let lifetime = self.lifetime(result);
         let mut shard = lock(&self.shards[index]);
         shard.inflight.remove(key);
@@ -323,7 +436,12 @@ impl Cache {
             return;
         }
         let bytes = entry_bytes(key, result);
-        let entry = Entry { result: result.clone(), expires: self.clock.now() + lifetime, bytes };
+        let entry = Entry {
+            result: result.clone(),
+            expires: self.clock.now() + lifetime,
+            bytes,
+            speculative: flight.speculative.load(Ordering::Relaxed),
+        };
         if let Some(old) = shard.lru.put(key.into(), entry) {
             shard.bytes -= old.bytes;
         }
@@ -371,32 +489,63 @@ fn entry_bytes(key: &str, result: &LookupResult) -> usize {
     ENTRY_OVERHEAD + key.len() + data
 }
 
-/// A [`Lookup`] that answers through a shared [`Cache`].
-#[derive(Debug, Clone)]
+/// A [`Lookup`] that answers through a shared [`Cache`], and can run
+/// speculative queries through it in the background ([`Lookup::prefetcher`]).
+#[derive(Debug)]
 pub struct CachedLookup<L> {
-    upstream: L,
+    shared: Arc<Shared<L>>,
+    runtime: Option<Handle>,
+}
+
+impl<L> Clone for CachedLookup<L> {
+    fn clone(&self) -> Self {
+        CachedLookup { shared: Arc::clone(&self.shared), runtime: self.runtime.clone() }
+    }
+}
+
+#[derive(Debug)]
+struct Shared<L> {
+    upstream: Arc<L>,
     cache: Arc<Cache>,
 }
 
 impl<L: Lookup> CachedLookup<L> {
     /// Puts `cache` in front of `upstream`.
     pub fn new(upstream: L, cache: Arc<Cache>) -> Self {
-        CachedLookup { upstream, cache }
+        CachedLookup { shared: Arc::new(Shared { upstream: Arc::new(upstream), cache }), runtime: None }
+    }
+
+    /// Runs speculative queries on `runtime` (by default: the runtime of
+    /// whoever evaluates, if any).
+    pub fn with_runtime(mut self, runtime: Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
     }
 
     /// The cache.
     pub fn cache(&self) -> &Arc<Cache> {
-        &self.cache
+        &self.shared.cache
     }
 
     /// The upstream lookup.
     pub fn upstream(&self) -> &L {
-        &self.upstream
+        &self.shared.upstream
     }
 }
 
-impl<L: Lookup> Lookup for CachedLookup<L> {
+impl<L: Lookup + 'static> Lookup for CachedLookup<L> {
     async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
-        self.cache.lookup(&self.upstream, name, rtype).await
+        self.shared.cache.lookup(&self.shared.upstream, name, rtype).await
+    }
+
+    fn prefetcher(&self) -> Option<Prefetcher> {
+        let runtime = self.runtime.clone().or_else(|| Handle::try_current().ok())?;
+        Some(Prefetcher::new(Arc::clone(&self.shared) as Arc<dyn PrefetchSource>, runtime))
+    }
+}
+
+impl<L: Lookup + 'static> PrefetchSource for Shared<L> {
+    fn fetch(&self, name: &str, rtype: RecordType) -> BoxedLookup {
+        Box::pin(self.cache.prefetch(Arc::clone(&self.upstream), name, rtype))
     }
 }

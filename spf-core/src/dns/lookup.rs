@@ -6,8 +6,10 @@
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::Prefetcher;
 use crate::record::SpfSelection;
 
 /// The record types SPF evaluation queries (RFC 7208 §4.4, §5).
@@ -56,6 +58,8 @@ pub type TxtRecord = Box<[Box<[u8]>]>;
 pub struct TxtRecords {
     records: Box<[TxtRecord]>,
     spf: OnceLock<SpfSelection>,
+    /// Whether a check has started speculative lookups for this answer.
+    speculated: AtomicBool,
 }
 
 impl TxtRecords {
@@ -72,7 +76,7 @@ impl TxtRecords {
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
-        TxtRecords { records, spf: OnceLock::new() }
+        TxtRecords { records, spf: OnceLock::new(), speculated: AtomicBool::new(false) }
     }
 
     /// The records, each a list of character-strings.
@@ -94,6 +98,13 @@ impl TxtRecords {
     /// The SPF record selection for this answer, computed on first use.
     pub fn spf(&self) -> &SpfSelection {
         self.spf.get_or_init(|| SpfSelection::select(self))
+    }
+
+    /// True the first time it is called for this answer, false afterwards:
+    /// the check that first reads a fetched answer starts the speculative
+    /// lookups of its record; later readers (of the cached answer) do not.
+    pub(crate) fn claim_speculation(&self) -> bool {
+        !self.speculated.load(Ordering::Relaxed) && !self.speculated.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -210,16 +221,32 @@ pub type LookupResult = Result<Answer, LookupError>;
 pub trait Lookup: Send + Sync {
     /// Looks up `name` for records of type `rtype`.
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send;
+
+    /// A handle for speculative background queries whose answers later
+    /// lookups through `self` will find (see [`crate::eval::Speculation`]),
+    /// if this lookup has somewhere to keep them. Default: none, and a
+    /// check sends its queries strictly one after another.
+    fn prefetcher(&self) -> Option<Prefetcher> {
+        None
+    }
 }
 
 impl<L: Lookup + ?Sized> Lookup for &L {
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send {
         (**self).lookup(name, rtype)
     }
+
+    fn prefetcher(&self) -> Option<Prefetcher> {
+        (**self).prefetcher()
+    }
 }
 
 impl<L: Lookup + ?Sized> Lookup for Arc<L> {
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send {
         (**self).lookup(name, rtype)
+    }
+
+    fn prefetcher(&self) -> Option<Prefetcher> {
+        (**self).prefetcher()
     }
 }

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod hickory;
 mod lookup;
+mod prefetch;
 pub mod zone;
 
 pub use cache::{Cache, CacheConfig, CacheStats, CachedLookup};
@@ -10,4 +11,5 @@ pub use hickory::{HickoryLookup, ResolverSettings};
 pub use lookup::{
     Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecord, TxtRecords,
 };
+pub use prefetch::Prefetcher;
 pub use zone::Zone;

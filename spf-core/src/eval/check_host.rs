@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::speculate::{Client, Plan, Speculation};
 use super::trace;
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records};
 use crate::error::normalize_ip;
@@ -48,6 +49,8 @@ pub struct CheckOptions {
     pub trace: bool,
     /// Fixed value for the `%{t}` macro; default the current time.
     pub timestamp: Option<u64>,
+    /// Speculative lookups for records that had to be fetched. Default on.
+    pub speculation: Speculation,
 }
 
 impl Default for CheckOptions {
@@ -58,6 +61,7 @@ impl Default for CheckOptions {
             default_explanation: default_explanation(),
             trace: true,
             timestamp: None,
+            speculation: Speculation::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl<L: Lookup> Evaluator<L> {
             dns_terms: 0,
             void: 0,
             trace: Vec::new(),
+            plan: None,
             trace_omitted: 0,
             validated_name: None,
         };
@@ -191,7 +196,7 @@ fn normalize_domain(domain: &str) -> String {
 /// Whether `name` (no trailing dot) can be queried at all: at most 253
 /// octets in labels of 1 to 63 octets. DNS labels may hold any octet, so a
 /// macro expansion with spaces or `%` is still queried.
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
@@ -202,6 +207,23 @@ fn valid_domain(name: &str) -> bool {
         && name.contains('.')
         && name.bytes().all(|b| (0x21..=0x7e).contains(&b))
         && !name.starts_with('[')
+}
+
+/// A domain-spec expanded into a name to query (§7.3: lower case, no
+/// trailing dot, shortened to 253 characters); `None` when the result cannot
+/// be a DNS name.
+pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<String> {
+    if let Some(literal) = spec.literal() {
+        return valid_name(literal).then(|| literal.to_string());
+    }
+    let mut name = spec.macro_string().expand(vars);
+    name.make_ascii_lowercase();
+    if name.ends_with('.') {
+        name.pop();
+    }
+    let keep = truncate_domain(&name).len();
+    name.drain(..name.len() - keep);
+    valid_name(&name).then_some(name)
 }
 
 /// Moves `frame` past the terms that need no DNS and cannot match `ip`
@@ -296,6 +318,8 @@ struct Run<'a, L> {
     trace: Vec<TraceEvent>,
     /// Trace events beyond the cap, counted only.
     trace_omitted: u32,
+    /// This check's speculative lookups, once a record had to be fetched.
+    plan: Option<Arc<Plan>>,
     /// `%{p}`, computed at most once per check.
     validated_name: Option<String>,
 }
@@ -360,20 +384,33 @@ impl<L: Lookup> Run<'_, L> {
     /// trailing dot, shortened to 253 characters). `None` when the result
     /// cannot be a DNS name.
     async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<String> {
-        if let Some(literal) = spec.literal() {
-            return valid_name(literal).then(|| literal.to_string());
-        }
-        if spec.macro_string().uses(MacroLetter::ValidatedName) {
+        if spec.literal().is_none() && spec.macro_string().uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
-        let mut name = spec.macro_string().expand(&self.vars(domain));
-        name.make_ascii_lowercase();
-        if name.ends_with('.') {
-            name.pop();
-        }
-        let keep = truncate_domain(&name).len();
-        name.drain(..name.len() - keep);
-        valid_name(&name).then_some(name)
+        expand_target(spec, &self.vars(domain))
+    }
+
+    /// Starts the lookups `record` will need (see [`super::speculate`]).
+    fn speculate(&mut self, record: &Record, domain: &str) {
+        let plan = match &self.plan {
+            Some(plan) => Arc::clone(plan),
+            None => {
+                let Some(prefetcher) = self.ev.lookup.prefetcher() else { return };
+                let client = Client {
+                    ip: self.ip,
+                    sender: self.sender,
+                    local_part: self.local_part,
+                    sender_domain: self.sender_domain,
+                    helo: self.helo,
+                    receiver: self.receiver,
+                };
+                let speculation = self.ev.options.speculation;
+                let plan = Arc::new(Plan::new(prefetcher, &client, *self.limits(), speculation));
+                self.plan = Some(Arc::clone(&plan));
+                plan
+            }
+        };
+        plan.walk(record, domain, self.dns_terms);
     }
 
     /// The evaluation loop: check_host() for `domain` and everything it
@@ -615,7 +652,8 @@ impl<L: Lookup> Run<'_, L> {
     /// On failure, the outcome and whether the TXT query itself was void
     /// (NXDOMAIN or no data).
     async fn fetch_record(&mut self, domain: &str, depth: u32) -> Result<Arc<Record>, (Outcome, bool)> {
-        let txt = match self.query(domain, RecordType::Txt, depth).await {
+        let result = self.query(domain, RecordType::Txt, depth).await;
+        let txt = match result {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,
             Ok(_) => {
                 return Err((
@@ -642,6 +680,11 @@ impl<L: Lookup> Run<'_, L> {
         };
         match txt.spf() {
             SpfSelection::One(Ok(record)) => {
+                // The first check to read a freshly fetched answer starts
+                // what its record will need (see `speculate`).
+                if self.ev.options.speculation.enabled && txt.claim_speculation() {
+                    self.speculate(record, domain);
+                }
                 if self.tracing() {
                     self.trace.push(TraceEvent::Record {
                         depth,
@@ -993,12 +1036,12 @@ fn dns_error(name: &str, rtype: RecordType, failure: crate::dns::TempFailure) ->
     TermOutcome::Error(SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure })
 }
 
-fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
+pub(super) fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
     u32::from(net) & mask == u32::from(ip) & mask
 }
 
-fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
+pub(super) fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
     let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
     u128::from(net) & mask == u128::from(ip) & mask
 }

@@ -2,6 +2,7 @@
 
 mod check_host;
 mod limits;
+mod speculate;
 mod trace;
 
 use std::fmt;
@@ -9,6 +10,7 @@ use std::net::IpAddr;
 
 pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation, mail_from_identity};
 pub use limits::{Limits, VoidCounting};
+pub use speculate::Speculation;
 pub use trace::{QueryOutcome, TraceEvent};
 
 use crate::dns::{RecordType, TempFailure};

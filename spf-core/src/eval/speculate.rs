@@ -1,0 +1,317 @@
+//! Speculative lookups: when a check has to wait for a record from DNS,
+//! start the lookups its terms will need at once, so that a first-seen
+//! sender costs the depth of its record tree in round trips rather than the
+//! number of its queries.
+//!
+//! Evaluation itself does not change: it still walks the terms left to
+//! right, asks for every answer itself, counts terms and void lookups and
+//! stops at the first match or limit exactly as RFC 7208 says. Speculation
+//! only starts queries early, through the shared cache and its single-flight
+//! table, where the evaluation then finds the answers (or the query already
+//! in flight). A speculative lookup that fails changes nothing unless the
+//! evaluation reaches the term that needs it, and then it sees what it would
+//! have seen asking itself.
+//!
+//! What is started, for each record when its answer is first read after it
+//! was fetched (by the evaluation, or by a speculative task; an answer read
+//! from the cache later starts nothing), for the checked domain's record and
+//! each include or redirect target's, recursively:
+//!
+//! - TXT of `include:` targets and of the `redirect=` target, and as soon as
+//!   each arrives, the same for its record (for an include after another
+//!   include, only with [`Speculation::later_includes`]; otherwise its
+//!   record's own lookups start when evaluation gets there);
+//! - A/AAAA (by the client's family) of `a` targets and of `exists` (A), MX
+//!   of `mx` targets and then the addresses of their hosts (when there are
+//!   no more than the MX limit), for at most three such terms per record
+//!   (the void lookup limit plus one: a record of many `a:` terms is mostly
+//!   names that do not exist, and evaluation stops at the third);
+//! - nothing after a term that matches the client without DNS (`ip4`,
+//!   `ip6`, `all`): evaluation stops there;
+//! - nothing past the DNS-querying term limit: each record knows a lower
+//!   bound of the terms spent before it (its ancestors' terms up to it), and
+//!   a term whose position is already past the limit is not speculated;
+//! - nothing for `ptr` or targets using `%{p}` (they need the PTR walk);
+//! - the `exp=` TXT only when the record ends in a fail the client cannot
+//!   escape (no DNS-querying term before a `-all` or a matching `-ip4`);
+//! - at most [`Speculation::max_queries`] lookups per check in all, and each
+//!   fetched answer is walked once (so include loops end).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::Limits;
+use super::check_host::{expand_target, in_v4, in_v6, valid_name};
+use crate::dns::{Answer, Prefetcher, RecordType, Records};
+use crate::macros::{MacroLetter, MacroVars};
+use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term};
+
+/// Whether and how much a check speculates. See the module documentation of
+/// [`crate::eval`] (`speculate`): results, limits and traces are the same
+/// either way; only the timing of queries changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Speculation {
+    /// Start the lookups a fetched record will need concurrently. Default on.
+    pub enabled: bool,
+    /// Most speculative lookups one check starts (answers already cached
+    /// count too). Default 30.
+    pub max_queries: u32,
+    /// Also start the lookups of the records of an include (or redirect)
+    /// that comes after another include in its record, as soon as they
+    /// arrive. They are needed only when the earlier includes do not pass:
+    /// off, only their TXT is fetched early, and their own lookups start
+    /// when evaluation reaches them (fewer wasted queries, a longer tail).
+    /// Default on.
+    pub later_includes: bool,
+}
+
+impl Default for Speculation {
+    fn default() -> Self {
+        Speculation { enabled: true, max_queries: 30, later_includes: true }
+    }
+}
+
+impl Speculation {
+    /// No speculation: every query waits for the one before.
+    pub const OFF: Speculation = Speculation { enabled: false, max_queries: 0, later_includes: false };
+}
+
+/// One check's speculation, shared by its background tasks.
+pub(crate) struct Plan {
+    prefetcher: Prefetcher,
+    ip: IpAddr,
+    sender: Box<str>,
+    local_part: Box<str>,
+    sender_domain: Box<str>,
+    helo: Box<str>,
+    receiver: Box<str>,
+    limits: Limits,
+    /// See [`Speculation::later_includes`].
+    later_includes: bool,
+    /// Lookups this check may still start.
+    budget: AtomicU32,
+}
+
+/// The check's identity, for macros in targets.
+pub(crate) struct Client<'a> {
+    pub ip: IpAddr,
+    pub sender: &'a str,
+    pub local_part: &'a str,
+    pub sender_domain: &'a str,
+    pub helo: &'a str,
+    pub receiver: &'a str,
+}
+
+impl Plan {
+    pub(crate) fn new(
+        prefetcher: Prefetcher,
+        client: &Client<'_>,
+        limits: Limits,
+        speculation: Speculation,
+    ) -> Plan {
+        Plan {
+            prefetcher,
+            ip: client.ip,
+            sender: client.sender.into(),
+            local_part: client.local_part.into(),
+            sender_domain: client.sender_domain.into(),
+            helo: client.helo.into(),
+            receiver: client.receiver.into(),
+            limits,
+            later_includes: speculation.later_includes,
+            budget: AtomicU32::new(speculation.max_queries),
+        }
+    }
+
+    /// Takes one lookup from the budget.
+    fn take(&self) -> bool {
+        self.budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1)).is_ok()
+    }
+
+    fn address_type(&self) -> RecordType {
+        match self.ip {
+            IpAddr::V4(_) => RecordType::A,
+            IpAddr::V6(_) => RecordType::Aaaa,
+        }
+    }
+
+    /// A domain-spec's target as evaluation will compute it; `None` for
+    /// one that needs `%{p}` (or is no name).
+    fn target(&self, spec: &DomainSpec, domain: &str) -> Option<String> {
+        if spec.macro_string().uses(MacroLetter::ValidatedName) {
+            return None;
+        }
+        let vars = MacroVars {
+            sender: &self.sender,
+            local_part: &self.local_part,
+            sender_domain: &self.sender_domain,
+            domain,
+            ip: self.ip,
+            helo: &self.helo,
+            receiver: &self.receiver,
+            timestamp: 0,
+            validated_name: "unknown",
+        };
+        expand_target(spec, &vars)
+    }
+
+    /// Starts what `record`, published at `domain`, will need. `before`: a
+    /// lower bound of the DNS-querying terms spent when its first term is
+    /// evaluated.
+    pub(crate) fn walk(self: &Arc<Self>, record: &Record, domain: &str, before: u32) {
+        let mut spent = before;
+        // Whether evaluation may leave this record before its end through a
+        // DNS-querying term (so a fail at the end is not certain).
+        let mut uncertain = false;
+        // Whether an include came before (later includes are only needed
+        // when the earlier ones do not pass).
+        let mut included = false;
+        // Address and exists terms started in this record.
+        let mut leaves = 0;
+        for term in record.terms() {
+            let Term::Directive(directive) = term else { continue };
+            let static_match = match (&directive.mechanism, self.ip) {
+                (Mechanism::All, _) => Some(true),
+                (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => {
+                    Some(in_v4(*addr, prefix.unwrap_or(32), ip))
+                }
+                (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => {
+                    Some(in_v6(*addr, prefix.unwrap_or(128), ip))
+                }
+                (Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. }, _) => Some(false),
+                _ => None,
+            };
+            match static_match {
+                Some(true) => {
+                    // Evaluation ends here (in this record).
+                    if directive.qualifier == Qualifier::Fail && !uncertain {
+                        self.explanation(record, domain);
+                    }
+                    return;
+                }
+                Some(false) => continue,
+                None => {}
+            }
+            spent += 1;
+            if spent > self.limits.dns_terms {
+                // A permerror if evaluation gets here: nothing more to start.
+                return;
+            }
+            uncertain = true;
+            let leaf = matches!(
+                directive.mechanism,
+                Mechanism::A { .. } | Mechanism::Mx { .. } | Mechanism::Exists(_)
+            );
+            if leaf {
+                // More than the void limit of them in a row is a record
+                // whose names mostly do not exist (evaluation stops at the
+                // third void lookup): the rest is left to evaluation.
+                leaves += 1;
+                if leaves > self.limits.void_lookups + 1 {
+                    continue;
+                }
+            }
+            match &directive.mechanism {
+                Mechanism::Include(spec) => {
+                    if let Some(target) = self.target(spec, domain) {
+                        self.record(target, spent, !included || self.later_includes);
+                    }
+                    included = true;
+                }
+                Mechanism::A { domain: spec, .. } => {
+                    if let Some(target) = self.target_or_current(spec.as_ref(), domain) {
+                        self.leaf(&target, self.address_type());
+                    }
+                }
+                Mechanism::Mx { domain: spec, .. } => {
+                    if let Some(target) = self.target_or_current(spec.as_ref(), domain) {
+                        self.mx(&target);
+                    }
+                }
+                Mechanism::Exists(spec) => {
+                    if let Some(target) = self.target(spec, domain) {
+                        self.leaf(&target, RecordType::A);
+                    }
+                }
+                // ptr needs the reverse walk first; left to evaluation.
+                _ => {}
+            }
+        }
+        // No mechanism matched without DNS: redirect applies if present.
+        if let Some(spec) = record.redirect()
+            && spent < self.limits.dns_terms
+            && let Some(target) = self.target(spec, domain)
+        {
+            self.record(target, spent + 1, !included || self.later_includes);
+        }
+    }
+
+    fn target_or_current(&self, spec: Option<&DomainSpec>, domain: &str) -> Option<String> {
+        match spec {
+            Some(spec) => self.target(spec, domain),
+            None => Some(domain.to_string()),
+        }
+    }
+
+    /// The TXT of an include or redirect target, and with `deeper`, its
+    /// record's needs as soon as it arrives.
+    fn record(self: &Arc<Self>, target: String, before: u32, deeper: bool) {
+        if !deeper {
+            self.leaf(&target, RecordType::Txt);
+            return;
+        }
+        if !self.take() {
+            return;
+        }
+        let answer = self.prefetcher.fetch(&target, RecordType::Txt);
+        let plan = Arc::clone(self);
+        self.prefetcher.spawn(async move {
+            if let Ok(Answer { records: Records::Txt(txt), .. }) = answer.await
+                && let SpfSelection::One(Ok(record)) = txt.spf()
+                && txt.claim_speculation()
+            {
+                plan.walk(record, &target, before);
+            }
+        });
+    }
+
+    /// One lookup nothing else depends on.
+    fn leaf(&self, name: &str, rtype: RecordType) {
+        if !self.take() {
+            return;
+        }
+        let answer = self.prefetcher.fetch(name, rtype);
+        self.prefetcher.spawn(async move {
+            let _ = answer.await;
+        });
+    }
+
+    /// MX, then the addresses of the hosts.
+    fn mx(self: &Arc<Self>, target: &str) {
+        if !self.take() {
+            return;
+        }
+        let answer = self.prefetcher.fetch(target, RecordType::Mx);
+        let plan = Arc::clone(self);
+        self.prefetcher.spawn(async move {
+            if let Ok(Answer { records: Records::Mx(names), .. }) = answer.await
+                && names.len() <= plan.limits.mx_names as usize
+            {
+                let rtype = plan.address_type();
+                for name in names.iter().filter(|n| !n.is_empty() && valid_name(n)) {
+                    plan.leaf(name, rtype);
+                }
+            }
+        });
+    }
+
+    /// The `exp=` TXT of a record whose evaluation ends in fail.
+    fn explanation(&self, record: &Record, domain: &str) {
+        if let Some(spec) = record.exp()
+            && let Some(target) = self.target(spec, domain)
+        {
+            self.leaf(&target, RecordType::Txt);
+        }
+    }
+}
