@@ -16,6 +16,7 @@
 #ifndef FASTSPF_H
 #define FASTSPF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -225,7 +226,8 @@ fastspf_status fastspf_checker_check_async(const fastspf_checker *checker,
  * Creates a configuration with the defaults: the system's resolvers
  * (/etc/resolv.conf), 5 s per DNS answer, 2 attempts, a 20 s deadline per
  * check, a cache of 100,000 entries and 64 MiB, RFC 7208 limits (10 DNS
- * lookups, 2 void lookups), no receiver name, tracing off.
+ * lookups, 2 void lookups), no receiver name, tracing off, speculative
+ * lookups on (at most 30 per check).
  * `*out` receives it; free it with `fastspf_config_free`.
  */
 fastspf_status fastspf_config_new(fastspf_config **out);
@@ -278,6 +280,18 @@ fastspf_status fastspf_config_set_cache(fastspf_config *config, size_t entries, 
 fastspf_status fastspf_config_set_limits(fastspf_config *config,
                                          uint32_t dns_lookups,
                                          uint32_t void_lookups);
+
+/**
+ * Turns speculative lookups on or off (default on) and caps how many one
+ * check may start (`max_lookups`, 1 to 1000; default 30; ignored when
+ * `enabled` is 0). When a check has to fetch a record, the lookups its
+ * `include`, `redirect`, `a` and `mx` terms will need start at once, so a
+ * first-seen sender costs the depth of its record tree in round trips, not
+ * the number of its queries. Results are the same either way.
+ */
+fastspf_status fastspf_config_set_speculation(fastspf_config *config,
+                                              bool enabled,
+                                              uint32_t max_lookups);
 
 /**
  * Names this host (the `%{r}` macro, Received-SPF's `receiver=`). NULL

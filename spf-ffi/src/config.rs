@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{CacheConfig, Zone};
-use spf_core::{CheckOptions, CheckerConfig, DnsSource, Limits};
+use spf_core::{CheckOptions, CheckerConfig, DnsSource, Limits, Speculation};
 
 use crate::boundary::{guard, text, write_out};
 use crate::status::fastspf_status;
@@ -27,6 +27,7 @@ pub(crate) struct Config {
     pub limits: Limits,
     pub receiver: Option<String>,
     pub trace: bool,
+    pub speculation: Speculation,
 }
 
 impl Config {
@@ -52,6 +53,7 @@ impl Config {
                 limits: self.limits,
                 receiver: self.receiver.clone(),
                 trace: self.trace,
+                speculation: self.speculation,
                 ..CheckOptions::default()
             },
             deadline: self.deadline,
@@ -83,7 +85,8 @@ pub(crate) unsafe fn config_ref<'a>(config: *const fastspf_config) -> Result<&'a
 /// Creates a configuration with the defaults: the system's resolvers
 /// (/etc/resolv.conf), 5 s per DNS answer, 2 attempts, a 20 s deadline per
 /// check, a cache of 100,000 entries and 64 MiB, RFC 7208 limits (10 DNS
-/// lookups, 2 void lookups), no receiver name, tracing off.
+/// lookups, 2 void lookups), no receiver name, tracing off, speculative
+/// lookups on (at most 30 per check).
 /// `*out` receives it; free it with `fastspf_config_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_new(out: *mut *mut fastspf_config) -> fastspf_status {
@@ -98,6 +101,7 @@ pub unsafe extern "C" fn fastspf_config_new(out: *mut *mut fastspf_config) -> fa
             limits: Limits::default(),
             receiver: None,
             trace: false,
+            speculation: Speculation::default(),
         };
         if out.is_null() {
             return Err(fastspf_status::NullArgument);
@@ -225,6 +229,32 @@ pub unsafe extern "C" fn fastspf_config_set_limits(
         }
         config.limits.dns_terms = dns_lookups;
         config.limits.void_lookups = void_lookups;
+        Ok(())
+    })
+}
+
+/// Turns speculative lookups on or off (default on) and caps how many one
+/// check may start (`max_lookups`, 1 to 1000; default 30; ignored when
+/// `enabled` is 0). When a check has to fetch a record, the lookups its
+/// `include`, `redirect`, `a` and `mx` terms will need start at once, so a
+/// first-seen sender costs the depth of its record tree in round trips, not
+/// the number of its queries. Results are the same either way.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_set_speculation(
+    config: *mut fastspf_config,
+    enabled: bool,
+    max_lookups: u32,
+) -> fastspf_status {
+    guard(|| {
+        let config = unsafe { config_mut(config)? };
+        if !enabled {
+            config.speculation = Speculation::OFF;
+            return Ok(());
+        }
+        if !(1..=1000).contains(&max_lookups) {
+            return Err(fastspf_status::InvalidArgument);
+        }
+        config.speculation = Speculation { max_queries: max_lookups, ..Speculation::default() };
         Ok(())
     })
 }

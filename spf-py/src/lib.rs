@@ -15,7 +15,7 @@ use spf_core::lint::{
     AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity, lint_blocking,
 };
 use spf_core::record::{Mechanism, Modifier, Term};
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Limits, Record};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Limits, Record, Speculation};
 
 /// A class from the pure-Python part of the package (`fastspf._base`).
 fn base_class<'py>(
@@ -213,7 +213,7 @@ impl PyChecker {
     #[new]
     #[pyo3(signature = (*, nameservers=None, timeout=5.0, attempts=2, deadline=20.0, cache_size=100_000,
                         cache_bytes=64 << 20, zone_files=None, zone=None, max_dns_lookups=10,
-                        max_void_lookups=2, receiver=None, trace=true))]
+                        max_void_lookups=2, receiver=None, trace=true, speculate=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -229,6 +229,7 @@ impl PyChecker {
         max_void_lookups: u32,
         receiver: Option<String>,
         trace: bool,
+        speculate: bool,
     ) -> PyResult<Self> {
         if !(1..=1000).contains(&max_dns_lookups) || !(1..=1000).contains(&max_void_lookups) {
             return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
@@ -250,6 +251,7 @@ impl PyChecker {
                 },
                 receiver: receiver.clone(),
                 trace,
+                speculation: if speculate { Speculation::default() } else { Speculation::OFF },
                 ..CheckOptions::default()
             },
             deadline: seconds("deadline", deadline)?,
@@ -321,6 +323,8 @@ impl PyChecker {
             ("evictions", s.evictions),
             ("entries", s.entries),
             ("bytes", s.bytes),
+            ("speculative_queries", s.speculative_queries),
+            ("speculative_used", s.speculative_used),
         ] {
             dict.set_item(key, value)?;
         }

@@ -81,7 +81,17 @@ def test_null_sender_and_helo(checker: fastspf.Checker) -> None:
 def test_cache_stats(checker: fastspf.Checker) -> None:
     checker.check("192.0.2.10", "alice@pass.demo.example")
     stats = checker.cache_stats()
-    assert set(stats) == {"hits", "misses", "coalesced", "expirations", "evictions", "entries", "bytes"}
+    assert set(stats) == {
+        "hits",
+        "misses",
+        "coalesced",
+        "expirations",
+        "evictions",
+        "entries",
+        "bytes",
+        "speculative_queries",
+        "speculative_used",
+    }
     assert stats["hits"] >= 1 and stats["entries"] >= 1
 
 
@@ -224,3 +234,21 @@ def test_threads_overlap_dns_waits(far_dns: DnsServer) -> None:
     threaded_time = time.perf_counter() - start
     assert threaded == single
     print(f"\nDNS-bound checks (50 ms per answer), 8 threads: {single_time / threaded_time:.1f}x one thread")
+
+
+def test_speculation_changes_timing_not_results(far_dns: DnsServer) -> None:
+    """A first-seen sender's include tree is asked concurrently (speculative
+    queries show in the stats); the evaluation is the same without it."""
+    evaluations = {}
+    for speculate in (True, False):
+        checker = fastspf.Checker(nameservers=[far_dns.address], speculate=speculate)
+        ev = checker.check("203.0.113.130", "alice@provider.demo.example", "mail.demo.example")
+        evaluations[speculate] = (ev.result, ev.mechanism, ev.domain, ev.dns_lookups, ev.trace)
+        stats = checker.cache_stats()
+        if speculate:
+            # _netblocks and _netblocks2 are siblings in the provider's record.
+            assert stats["speculative_queries"] >= 2 and stats["speculative_used"] >= 2, stats
+        else:
+            assert stats["speculative_queries"] == 0, stats
+    assert evaluations[True] == evaluations[False]
+    assert evaluations[True][0] == fastspf.Result.PASS

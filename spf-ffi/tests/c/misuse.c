@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
     CHECK_STATUS(fastspf_config_set_deadline(NULL, 1000), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_config_set_cache(NULL, 10, 10), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_config_set_limits(NULL, 10, 2), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fastspf_config_set_speculation(NULL, true, 30), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_config_set_receiver(NULL, "x"), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_checker_new(NULL, &checker), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK(checker == NULL);
@@ -58,6 +59,9 @@ int main(int argc, char **argv) {
     CHECK_STATUS(fastspf_config_set_deadline(config, 0), FASTSPF_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(fastspf_config_set_cache(config, 0, 1024), FASTSPF_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(fastspf_config_set_limits(config, 0, 2), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_config_set_speculation(config, true, 0), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_config_set_speculation(config, false, 0), FASTSPF_STATUS_OK);
+    CHECK_STATUS(fastspf_config_set_speculation(config, true, 30), FASTSPF_STATUS_OK);
     CHECK_STATUS(fastspf_config_set_receiver(config, NULL), FASTSPF_STATUS_OK);
 
     /* An unreadable zone file is reported when the checker is made. */
