@@ -7,6 +7,7 @@
 //! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --zone /tmp/wl/zone [--concurrency 64]
 //!               [--cache-entries N] [--cache-bytes N] [--passes 2] [--json]
 //! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --nameserver 127.0.0.1:5300 --compare-cache 1000,10000,100000
+//! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --nameserver 127.0.0.1:5300 --cold --speculation both
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
-use spf_core::dns::{CacheConfig, Zone};
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource};
+use spf_core::dns::{Cache, CacheConfig, CacheStats, RecordType, Zone};
+use spf_core::eval::TraceEvent;
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Speculation};
 
 #[derive(Debug, Parser)]
 #[command(name = "fastspf-bench", version, about = "fastspf workload generator and replay harness")]
@@ -72,8 +74,67 @@ struct ReplayArgs {
     /// DNS timeout per query, seconds.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
+    /// Speculative lookups: on; lazy (later includes' records only when
+    /// evaluation reaches them); off; both (off and on) or all three, one run
+    /// each, side by side.
+    #[arg(long, value_enum, default_value_t = SpeculationArg::On)]
+    speculation: SpeculationArg,
+    /// Every check starts with an empty cache, one check at a time: the
+    /// latency of first-seen senders (use with --nameserver and a server
+    /// that delays its answers by a round-trip time). Ignores --passes,
+    /// --concurrency and --compare-cache.
+    #[arg(long)]
+    cold: bool,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SpeculationArg {
+    On,
+    Lazy,
+    Off,
+    Both,
+    All,
+}
+
+impl SpeculationArg {
+    fn runs(self) -> &'static [Mode] {
+        match self {
+            SpeculationArg::On => &[Mode::On],
+            SpeculationArg::Lazy => &[Mode::Lazy],
+            SpeculationArg::Off => &[Mode::Off],
+            SpeculationArg::Both => &[Mode::Off, Mode::On],
+            SpeculationArg::All => &[Mode::Off, Mode::Lazy, Mode::On],
+        }
+    }
+}
+
+/// One speculation setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Off,
+    Lazy,
+    On,
+}
+
+impl Mode {
+    fn speculation(self) -> Speculation {
+        match self {
+            Mode::Off => Speculation::OFF,
+            Mode::Lazy => Speculation { later_includes: false, ..Speculation::default() },
+            Mode::On => Speculation::default(),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Lazy => "lazy",
+            Mode::On => "on",
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -133,6 +194,10 @@ fn load_corpus(path: &std::path::Path) -> Result<Vec<Check>, String> {
 #[derive(Debug, serde::Serialize)]
 struct PassReport {
     cache_entries: usize,
+    /// Speculative lookups: on, lazy or off.
+    speculation: Mode,
+    /// Whether every check started with an empty cache.
+    cold: bool,
     pass: usize,
     checks: usize,
     seconds: f64,
@@ -140,11 +205,28 @@ struct PassReport {
     latency_us: Latency,
     cache_hit_ratio: f64,
     dns_queries_per_check: f64,
+    /// Queries sent speculatively, and how many of those an evaluation read.
+    speculative_queries: u64,
+    speculative_used: u64,
+    /// Share of speculative queries no evaluation read.
+    speculative_waste: f64,
+    /// With `cold`: round trips per check if every query went out as soon
+    /// as its name was known (the dependency depth of its queries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    critical_path: Option<CriticalPath>,
     results: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, serde::Serialize)]
+struct CriticalPath {
+    mean: f64,
+    p99: u32,
+    max: u32,
+}
+
+#[derive(Debug, serde::Serialize)]
 struct Latency {
+    mean: f64,
     p50: f64,
     p90: f64,
     p99: f64,
@@ -168,60 +250,191 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
     if zone.is_none() && args.nameservers.is_empty() {
         return Err("give --zone FILE or --nameserver IP:PORT".into());
     }
-    let sizes =
-        if args.compare_cache.is_empty() { vec![args.cache_entries] } else { args.compare_cache.clone() };
+    let dns = match &zone {
+        Some(zone) => DnsSource::Zone(Arc::clone(zone)),
+        None => DnsSource::Resolver(ResolverSettings {
+            nameservers: args
+                .nameservers
+                .iter()
+                .map(|n| parse_nameserver(n).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+            timeout: Duration::from_secs_f64(args.timeout.clamp(0.01, 60.0)),
+            attempts: 2,
+        }),
+    };
+    let config = |entries: usize, speculation: Mode, cache: Option<Arc<Cache>>| CheckerConfig {
+        dns: dns.clone(),
+        cache: CacheConfig {
+            max_entries: entries.max(1),
+            max_bytes: args.cache_bytes.max(1),
+            ..CacheConfig::default()
+        },
+        shared_cache: cache,
+        options: CheckOptions {
+            trace: false,
+            speculation: speculation.speculation(),
+            ..CheckOptions::default()
+        },
+        worker_threads: 2,
+        ..CheckerConfig::default()
+    };
+    let sizes = if args.compare_cache.is_empty() || args.cold {
+        vec![args.cache_entries]
+    } else {
+        args.compare_cache.clone()
+    };
     let mut reports = Vec::new();
-    for &entries in &sizes {
-        let dns = match &zone {
-            Some(zone) => DnsSource::Zone(Arc::clone(zone)),
-            None => DnsSource::Resolver(ResolverSettings {
-                nameservers: args
-                    .nameservers
-                    .iter()
-                    .map(|n| parse_nameserver(n).map_err(|e| e.to_string()))
-                    .collect::<Result<_, _>>()?,
-                timeout: Duration::from_secs_f64(args.timeout.clamp(0.01, 60.0)),
-                attempts: 2,
-            }),
-        };
-        let checker = Checker::new(CheckerConfig {
-            dns,
-            cache: CacheConfig {
-                max_entries: entries.max(1),
-                max_bytes: args.cache_bytes.max(1),
-                ..CacheConfig::default()
-            },
-            options: CheckOptions { trace: false, ..CheckOptions::default() },
-            worker_threads: 2,
-            ..CheckerConfig::default()
-        })
-        .map_err(|e| e.to_string())?;
-        for pass in 1..=args.passes.max(1) {
-            let report = run_pass(&checker, &corpus, args.concurrency.max(1), entries, pass, !args.json);
-            if !args.json {
-                print_report(&report);
+    for &speculation in args.speculation.runs() {
+        for &entries in &sizes {
+            if args.cold {
+                let report = run_cold(
+                    &|cache| config(entries, speculation, Some(cache)),
+                    speculation,
+                    &corpus,
+                    !args.json,
+                )?;
+                if !args.json {
+                    print_report(&report);
+                }
+                reports.push(report);
+                continue;
             }
-            reports.push(report);
+            let checker = Checker::new(config(entries, speculation, None)).map_err(|e| e.to_string())?;
+            for pass in 1..=args.passes.max(1) {
+                let report = run_pass(
+                    &checker,
+                    &corpus,
+                    args.concurrency.max(1),
+                    entries,
+                    speculation,
+                    pass,
+                    !args.json,
+                );
+                if !args.json {
+                    print_report(&report);
+                }
+                reports.push(report);
+            }
         }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
-    } else if sizes.len() > 1 {
-        println!("\ncache entries | pass | checks/s | p50 us | p99 us | hit ratio | DNS queries/check");
+    } else if reports.len() > 1 {
+        println!(
+            "\ncache entries | spec | pass | checks/s | mean us | p50 us | p99 us | hit ratio | DNS queries/check | spec. waste"
+        );
         for r in &reports {
             println!(
-                "{:>13} | {:>4} | {:>8.0} | {:>6.1} | {:>6.1} | {:>9.3} | {:>17.3}",
+                "{:>13} | {:>4} | {:>4} | {:>8.0} | {:>7.1} | {:>6.1} | {:>6.1} | {:>9.3} | {:>17.3} | {:>10.1}%",
                 r.cache_entries,
-                r.pass,
+                r.speculation.as_str(),
+                if r.cold { "cold".to_string() } else { r.pass.to_string() },
                 r.checks_per_second,
+                r.latency_us.mean,
                 r.latency_us.p50,
                 r.latency_us.p99,
                 r.cache_hit_ratio,
-                r.dns_queries_per_check
+                r.dns_queries_per_check,
+                r.speculative_waste * 100.0
             );
         }
     }
     Ok(())
+}
+
+/// Runs every check of the corpus with an empty cache, one at a time, each
+/// on a checker of its own (so nothing one check started reaches the next).
+fn run_cold(
+    config: &dyn Fn(Arc<Cache>) -> CheckerConfig,
+    speculation: Mode,
+    corpus: &[Check],
+    progress: bool,
+) -> Result<PassReport, String> {
+    let bar = (progress && std::io::stderr().is_terminal())
+        .then(|| indicatif::ProgressBar::new(corpus.len() as u64));
+    let mut latencies = Vec::with_capacity(corpus.len());
+    let mut results: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = CacheStats::default();
+    let mut entries = 0;
+    let mut depths = Vec::with_capacity(corpus.len());
+    for check in corpus {
+        let mut config = config(Arc::new(Cache::new(CacheConfig::default())));
+        // The trace gives each check's critical path (a few microseconds
+        // against milliseconds of round trips).
+        config.options.trace = true;
+        entries = config.cache.max_entries;
+        let cache = config.shared_cache.clone().ok_or("a cache per check")?;
+        let checker = Checker::new(config).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
+        latencies.push(started.elapsed());
+        depths.push(critical_path(&eval.trace));
+        *results.entry(eval.result.to_string()).or_default() += 1;
+        // Dropping the checker stops its speculative work; then count.
+        drop(checker);
+        let stats = cache.stats();
+        total.hits += stats.hits;
+        total.misses += stats.misses;
+        total.coalesced += stats.coalesced;
+        total.speculative_queries += stats.speculative_queries;
+        total.speculative_used += stats.speculative_used;
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = latencies.iter().map(Duration::as_secs_f64).sum::<f64>();
+    let mut report = report(
+        entries,
+        speculation,
+        true,
+        1,
+        corpus.len(),
+        seconds,
+        latencies,
+        &CacheStats::default(),
+        &total,
+        results,
+    );
+    depths.sort_unstable();
+    report.critical_path = Some(CriticalPath {
+        mean: depths.iter().sum::<u32>() as f64 / depths.len().max(1) as f64,
+        p99: depths.get((depths.len().saturating_sub(1)) * 99 / 100).copied().unwrap_or(0),
+        max: depths.last().copied().unwrap_or(0),
+    });
+    Ok(report)
+}
+
+/// The round trips a check needs when every query is sent as soon as its
+/// name is known (its dependency depth), from its trace: a record at
+/// include depth d arrives after d + 1 round trips, its terms' queries one
+/// later, an `mx` term's host addresses (and a `ptr` term's names) one
+/// later still, and an explanation after everything else.
+fn critical_path(trace: &[TraceEvent]) -> u32 {
+    let mut deepest = 0;
+    let mut after_mx_or_ptr = false;
+    for event in trace {
+        match event {
+            TraceEvent::Query { depth, rtype, .. } => {
+                let trips = match rtype {
+                    RecordType::Txt => depth + 1,
+                    RecordType::Mx | RecordType::Ptr => {
+                        after_mx_or_ptr = true;
+                        depth + 2
+                    }
+                    RecordType::A | RecordType::Aaaa if after_mx_or_ptr => depth + 3,
+                    RecordType::A | RecordType::Aaaa => depth + 2,
+                };
+                deepest = deepest.max(trips);
+            }
+            TraceEvent::Term { .. } | TraceEvent::Enter { .. } => after_mx_or_ptr = false,
+            TraceEvent::Explanation { .. } => deepest += 1,
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn run_pass(
@@ -229,6 +442,7 @@ fn run_pass(
     corpus: &Arc<Vec<Check>>,
     concurrency: usize,
     entries: usize,
+    speculation: Mode,
     pass: usize,
     progress: bool,
 ) -> PassReport {
@@ -236,7 +450,7 @@ fn run_pass(
     let bar = (progress && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(corpus.len() as u64));
     let started = Instant::now();
-    let (mut latencies, results) = checker.block_on(async {
+    let (latencies, results) = checker.block_on(async {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
@@ -273,41 +487,81 @@ fn run_pass(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let after = checker.cache_stats();
+    report(entries, speculation, false, pass, corpus.len(), seconds, latencies, &before, &after, results)
+}
+
+/// Summarises a run from its latencies and the cache counters before and after.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    entries: usize,
+    speculation: Mode,
+    cold: bool,
+    pass: usize,
+    checks: usize,
+    seconds: f64,
+    mut latencies: Vec<Duration>,
+    before: &CacheStats,
+    after: &CacheStats,
+    results: BTreeMap<String, usize>,
+) -> PassReport {
     latencies.sort_unstable();
     let at = |q: f64| {
         latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
-    let after = checker.cache_stats();
+    let mean = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e6 / latencies.len().max(1) as f64;
     let lookups =
         (after.hits + after.misses + after.coalesced) - (before.hits + before.misses + before.coalesced);
     let hits = after.hits - before.hits;
+    let speculative_queries = after.speculative_queries - before.speculative_queries;
+    let speculative_used = after.speculative_used - before.speculative_used;
     PassReport {
         cache_entries: entries,
+        speculation,
+        cold,
         pass,
-        checks: corpus.len(),
+        checks,
         seconds,
-        checks_per_second: corpus.len() as f64 / seconds,
-        latency_us: Latency { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1.0) },
+        checks_per_second: checks as f64 / seconds,
+        latency_us: Latency { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1.0) },
         cache_hit_ratio: if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
-        dns_queries_per_check: (after.misses - before.misses) as f64 / corpus.len() as f64,
+        dns_queries_per_check: (after.misses - before.misses) as f64 / checks as f64,
+        speculative_queries,
+        speculative_used,
+        speculative_waste: if speculative_queries == 0 {
+            0.0
+        } else {
+            speculative_queries.saturating_sub(speculative_used) as f64 / speculative_queries as f64
+        },
+        critical_path: None,
         results,
     }
 }
 
 fn print_report(r: &PassReport) {
     println!(
-        "cache {} entries, pass {}: {} checks in {:.2} s = {:.0} checks/s; latency p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us; cache hit ratio {:.3}; {:.3} DNS queries/check; results {:?}",
+        "cache {} entries, speculation {}, {}: {} checks in {:.2} s = {:.0} checks/s; latency mean {:.1} us, p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us; cache hit ratio {:.3}; {:.3} DNS queries/check; {} speculative queries, {} used; results {:?}",
         r.cache_entries,
-        r.pass,
+        r.speculation.as_str(),
+        if r.cold { "every check cold".to_string() } else { format!("pass {}", r.pass) },
         r.checks,
         r.seconds,
         r.checks_per_second,
+        r.latency_us.mean,
         r.latency_us.p50,
         r.latency_us.p90,
         r.latency_us.p99,
         r.latency_us.max,
         r.cache_hit_ratio,
         r.dns_queries_per_check,
+        r.speculative_queries,
+        r.speculative_used,
         r.results
     );
+    if let Some(c) = &r.critical_path {
+        println!(
+            "  critical path (round trips if every query left as soon as its name was known): mean {:.2}, p99 {}, max {}",
+            c.mean, c.p99, c.max
+        );
+    }
 }
