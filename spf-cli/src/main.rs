@@ -185,7 +185,7 @@ fn check(args: &CheckArgs) -> Result<()> {
             }
         }
     };
-    let draft = args.record.as_ref().map(|record| (eval.domain.clone(), record.clone()));
+    let draft = args.record.as_ref().map(|record| (eval.domain.to_string(), record.clone()));
     let text = if args.json {
         json(&eval, args.receiver.as_deref(), draft)?
     } else {
@@ -235,7 +235,7 @@ fn check_draft(
             ip: spf_core::normalize_ip(ip),
             sender,
             helo: (!helo.is_empty()).then(|| helo.to_string()),
-            domain,
+            domain: domain.into(),
             explanation: None,
             matched: None,
             reason: Some(Reason::Deadline),
@@ -254,10 +254,10 @@ fn json(eval: &Evaluation, receiver: Option<&str>, draft: Option<(String, String
         "ip": eval.ip.to_string(),
         "sender": eval.sender,
         "helo": eval.helo,
-        "domain": eval.matched.as_ref().map_or(eval.domain.as_str(), |m| m.domain.as_str()),
+        "domain": eval.matched.as_ref().map_or(&*eval.domain, |m| &*m.domain),
         "checked_domain": eval.domain,
         "explanation": eval.explanation,
-        "mechanism": eval.matched.as_ref().map(|m| m.term.as_str()),
+        "mechanism": eval.matched.as_ref().map(|m| &*m.term),
         "reason": eval.reason.as_ref().map(ToString::to_string),
         "reason_detail": eval.reason,
         "dns_lookups": eval.dns_lookups,

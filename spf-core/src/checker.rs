@@ -336,7 +336,7 @@ fn timed_out(identity: Identity, ip: IpAddr, sender: String, domain: String, hel
         ip: normalize_ip(ip),
         sender,
         helo: (!helo.is_empty()).then(|| helo.to_string()),
-        domain,
+        domain: domain.into(),
         explanation: None,
         matched: None,
         reason: Some(Reason::Deadline),

@@ -33,7 +33,7 @@ pub fn received_spf(eval: &Evaluation, receiver: Option<&str>) -> String {
     }
     pairs.push(("identity", eval.identity.as_str().to_string()));
     if let Some(m) = &eval.matched {
-        pairs.push(("mechanism", m.term.clone()));
+        pairs.push(("mechanism", m.term.to_string()));
     }
     if matches!(eval.result, SpfResult::PermError | SpfResult::TempError)
         && let Some(reason) = &eval.reason

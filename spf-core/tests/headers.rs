@@ -11,7 +11,7 @@ fn eval(result: SpfResult, identity: Identity, sender: &str, helo: &str) -> Eval
         ip: "192.0.2.1".parse().expect("ip"),
         sender: sender.to_string(),
         helo: Some(helo.to_string()),
-        domain: sender.rsplit('@').next().unwrap_or_default().to_string(),
+        domain: sender.rsplit('@').next().unwrap_or_default().into(),
         explanation: None,
         matched: None,
         reason: None,

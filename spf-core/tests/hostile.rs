@@ -101,7 +101,7 @@ fn megabyte_record_evaluates_in_one_query() {
     zone.add_txt("huge.example", strings);
     let eval = check(&zone, "192.0.2.77", "x@huge.example");
     assert_eq!(eval.result, SpfResult::Pass);
-    assert_eq!(eval.matched.map(|m| m.term), Some("ip4:192.0.2.77".to_string()));
+    assert_eq!(eval.matched.map(|m| m.term), Some("ip4:192.0.2.77".into()));
     assert_eq!(zone.query_count(), 1);
     // The trace does not copy the megabyte: rendered records are shortened.
     let traced: usize = eval.trace.iter().map(|e| format!("{e:?}").len()).sum();

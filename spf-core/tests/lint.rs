@@ -265,7 +265,7 @@ fn self_test_addresses_given_by_the_receiver() {
     assert_eq!(requested.len(), 2);
     assert_eq!(requested[0].result, Some(SpfResult::Pass));
     let by = requested[0].matched.as_ref().expect("matched");
-    assert_eq!((by.term.as_str(), by.domain.as_str()), ("include:_spf.lint.example", "clean.lint.example"));
+    assert_eq!((&*by.term, &*by.domain), ("include:_spf.lint.example", "clean.lint.example"));
     assert_eq!(requested[1].result, Some(SpfResult::Fail));
     assert_eq!(requested[1].authorized, Authorized::No);
 }

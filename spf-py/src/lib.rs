@@ -76,7 +76,7 @@ impl PyEvaluation {
     /// The mechanism that decided the result, or None.
     #[getter]
     fn mechanism(&self) -> Option<&str> {
-        self.eval.matched.as_ref().map(|m| m.term.as_str())
+        self.eval.matched.as_ref().map(|m| &*m.term)
     }
     /// The domain whose record decided the result (the checked domain when no mechanism matched).
     #[getter]

@@ -30,14 +30,52 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> Instant;
 }
 
-/// The monotonic system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+/// The monotonic system clock, read coarsely: on Linux through
+/// `CLOCK_MONOTONIC_COARSE` (a few nanoseconds instead of a full clock read
+/// on every cache hit; resolution of a few milliseconds, which TTLs in
+/// seconds do not notice), elsewhere through [`Instant::now`].
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    /// An instant and the coarse clock's reading at that instant.
+    base: Instant,
+    coarse_base: Duration,
+}
+
+impl SystemClock {
+    /// The clock, from now on.
+    pub fn new() -> SystemClock {
+        SystemClock { base: Instant::now(), coarse_base: coarse_now().unwrap_or_default() }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
-        Instant::now()
+        match coarse_now() {
+            Some(now) => self.base + now.saturating_sub(self.coarse_base),
+            None => Instant::now(),
+        }
     }
+}
+
+/// `CLOCK_MONOTONIC_COARSE`, where the platform has it.
+#[cfg(target_os = "linux")]
+fn coarse_now() -> Option<Duration> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a
+    // constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_now() -> Option<Duration> {
+    None
 }
 
 /// A clock that moves only when told to.
@@ -148,6 +186,8 @@ impl CacheStats {
 }
 
 struct Entry {
+    /// The key (type and name); entries are found by its hash.
+    key: Box<[u8]>,
     result: LookupResult,
     expires: Instant,
     bytes: usize,
@@ -156,8 +196,8 @@ struct Entry {
 }
 
 /// A query in flight, shared by everyone who misses on its key meanwhile.
-#[derive(Default)]
 struct FlightState {
+    key: Box<[u8]>,
     answer: OnceCell<LookupResult>,
     /// Started speculatively, and no evaluation has joined it yet.
     speculative: AtomicBool,
@@ -166,20 +206,29 @@ struct FlightState {
 type Flight = Arc<FlightState>;
 
 struct Shard {
-    lru: LruCache<Box<str>, Entry>,
+    lru: LruCache<u64, Entry, PreHashed>,
     bytes: usize,
-    inflight: HashMap<Box<str>, Flight>,
+    inflight: HashMap<u64, Flight, PreHashed>,
+    /// This shard's counters, updated under its lock (a counter shared by
+    /// all shards would be written by every core on every hit).
+    counts: Counts,
 }
 
+/// Counters of one shard.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    hits: u64,
+    coalesced: u64,
+    expirations: u64,
+    evictions: u64,
+    speculative: u64,
+    speculative_used: u64,
+}
+
+/// Counters updated outside the shard locks (on the way upstream).
 #[derive(Default)]
 struct Counters {
-    hits: AtomicU64,
     misses: AtomicU64,
-    coalesced: AtomicU64,
-    expirations: AtomicU64,
-    evictions: AtomicU64,
-    speculative: AtomicU64,
-    speculative_used: AtomicU64,
 }
 
 /// The sharded, TTL-aware LRU cache of DNS answers.
@@ -211,7 +260,7 @@ const MAX_KEY: usize = 256;
 impl Cache {
     /// A cache with the system clock.
     pub fn new(config: CacheConfig) -> Cache {
-        Cache::with_clock(config, Arc::new(SystemClock))
+        Cache::with_clock(config, Arc::new(SystemClock::new()))
     }
 
     /// A cache reading time from `clock`.
@@ -221,7 +270,14 @@ impl Cache {
         let shard_entries = max_entries.div_ceil(shards);
         let shard_bytes = config.max_bytes.div_ceil(shards);
         let shards = (0..shards)
-            .map(|_| Mutex::new(Shard { lru: LruCache::unbounded(), bytes: 0, inflight: HashMap::new() }))
+            .map(|_| {
+                Mutex::new(Shard {
+                    lru: LruCache::unbounded_with_hasher(PreHashed),
+                    bytes: 0,
+                    inflight: HashMap::with_hasher(PreHashed),
+                    counts: Counts::default(),
+                })
+            })
             .collect();
         Cache {
             shards,
@@ -241,24 +297,21 @@ impl Cache {
 
     /// Counters and current size.
     pub fn stats(&self) -> CacheStats {
-        let (mut entries, mut bytes) = (0u64, 0u64);
+        let mut stats =
+            CacheStats { misses: self.counters.misses.load(Ordering::Relaxed), ..CacheStats::default() };
         for shard in self.shards.iter() {
             let shard = lock(shard);
-            entries += shard.lru.len() as u64;
-            bytes += shard.bytes as u64;
+            let c = shard.counts;
+            stats.entries += shard.lru.len() as u64;
+            stats.bytes += shard.bytes as u64;
+            stats.hits += c.hits;
+            stats.coalesced += c.coalesced;
+            stats.expirations += c.expirations;
+            stats.evictions += c.evictions;
+            stats.speculative_queries += c.speculative;
+            stats.speculative_used += c.speculative_used;
         }
-        let c = &self.counters;
-        CacheStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            coalesced: c.coalesced.load(Ordering::Relaxed),
-            expirations: c.expirations.load(Ordering::Relaxed),
-            evictions: c.evictions.load(Ordering::Relaxed),
-            entries,
-            bytes,
-            speculative_queries: c.speculative.load(Ordering::Relaxed),
-            speculative_used: c.speculative_used.load(Ordering::Relaxed),
-        }
+        stats
     }
 
     /// Drops every entry (counters are kept).
@@ -296,22 +349,18 @@ impl Cache {
     ) -> impl Future<Output = LookupResult> + Send + 'static {
         let mut buffer = [0u8; MAX_KEY];
         let probed = encode_key(&mut buffer, name, rtype).map(|key| {
-            let index = self.shard_of(key);
-            (index, self.probe(index, key, true))
+            let key = self.key(key);
+            (key.hash, self.probe(key, true))
         });
         let cache = Arc::clone(self);
         let name: Box<str> = name.into();
         async move {
             match probed {
-                None => upstream.lookup(&name, rtype).await,
-                Some((_, Ok(result))) => result,
-                Some((index, Err(flight))) => {
-                    let mut buffer = [0u8; MAX_KEY];
-                    match encode_key(&mut buffer, &name, rtype) {
-                        Some(key) => cache.await_flight(&*upstream, &name, rtype, index, key, flight).await,
-                        None => upstream.lookup(&name, rtype).await,
-                    }
+                Some((_, Probe::Hit(result))) => result,
+                Some((hash, Probe::Wait(flight))) => {
+                    cache.await_flight(&*upstream, &name, rtype, hash, flight).await
                 }
+                None | Some((_, Probe::Bypass)) => upstream.lookup(&name, rtype).await,
             }
         }
     }
@@ -328,61 +377,74 @@ impl Cache {
             // Longer than any DNS name: nothing to share; ask directly.
             return Box::pin(upstream.lookup(name, rtype)).await;
         };
-        let index = self.shard_of(key);
-        match self.probe(index, key, speculative) {
-            Ok(result) => result,
+        let key = self.key(key);
+        match self.probe(key, speculative) {
+            Probe::Hit(result) => result,
             // Boxed: the upstream query's state is large and only a miss
             // needs it, so every caller's future stays small and cheap to
             // move on a hit.
-            Err(flight) => Box::pin(self.await_flight(upstream, name, rtype, index, key, flight)).await,
+            Probe::Wait(flight) => Box::pin(self.await_flight(upstream, name, rtype, key.hash, flight)).await,
+            Probe::Bypass => Box::pin(upstream.lookup(name, rtype)).await,
         }
+    }
+
+    /// The key with its hash (computed once: it picks the shard and finds
+    /// the entry).
+    fn key<'k>(&self, bytes: &'k [u8]) -> Key<'k> {
+        Key { hash: self.hasher.hash_one(bytes), bytes }
     }
 
     /// The answer if cached; otherwise the query in flight for the key,
     /// joined or newly registered (the caller then awaits it).
-    fn probe(&self, index: usize, key: &str, speculative: bool) -> Result<LookupResult, Flight> {
-        let mut shard = lock(&self.shards[index]);
+    fn probe(&self, key: Key<'_>, speculative: bool) -> Probe {
+        let mut guard = lock(&self.shards[self.shard_of(key.hash)]);
+        let shard = &mut *guard;
         let now = self.clock.now();
-        match shard.lru.get_mut(key) {
+        match shard.lru.get_mut(&key.hash) {
+            // Another key with the same 64-bit hash: as good as absent.
+            Some(entry) if *entry.key != *key.bytes => {}
             Some(entry) if entry.expires > now => {
                 if !speculative {
-                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    shard.counts.hits += 1;
                     if entry.speculative {
                         entry.speculative = false;
-                        self.counters.speculative_used.fetch_add(1, Ordering::Relaxed);
+                        shard.counts.speculative_used += 1;
                     }
                 }
-                return Ok(entry.result.clone());
+                return Probe::Hit(entry.result.clone());
             }
             Some(_) => {
-                if let Some(old) = shard.lru.pop(key) {
+                if let Some(old) = shard.lru.pop(&key.hash) {
                     shard.bytes -= old.bytes;
                 }
-                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+                shard.counts.expirations += 1;
             }
             None => {}
         }
-        match shard.inflight.get(key) {
+        match shard.inflight.get(&key.hash) {
+            // A hash collision with a query in flight: ask without the cache.
+            Some(flight) if *flight.key != *key.bytes => Probe::Bypass,
             Some(flight) => {
                 if !speculative {
-                    self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
+                    shard.counts.coalesced += 1;
                     if flight.speculative.swap(false, Ordering::Relaxed) {
-                        self.counters.speculative_used.fetch_add(1, Ordering::Relaxed);
+                        shard.counts.speculative_used += 1;
                     }
                 }
-                Err(Arc::clone(flight))
+                Probe::Wait(Arc::clone(flight))
             }
             None => {
                 let flight = Flight::new(FlightState {
+                    key: key.bytes.into(),
                     answer: OnceCell::new(),
                     speculative: AtomicBool::new(speculative),
                 });
-                shard.inflight.insert(key.into(), Arc::clone(&flight));
+                shard.inflight.insert(key.hash, Arc::clone(&flight));
                 if speculative {
                     // Speculation caused this query, whoever ends up sending it.
-                    self.counters.speculative.fetch_add(1, Ordering::Relaxed);
+                    shard.counts.speculative += 1;
                 }
-                Err(flight)
+                Probe::Wait(flight)
             }
         }
     }
@@ -395,8 +457,7 @@ impl Cache {
         upstream: &L,
         name: &str,
         rtype: RecordType,
-        index: usize,
-        key: &str,
+        hash: u64,
         flight: Flight,
     ) -> LookupResult {
         let result = flight
@@ -404,15 +465,17 @@ impl Cache {
             .get_or_init(|| async {
                 self.counters.misses.fetch_add(1, Ordering::Relaxed);
                 let result = upstream.lookup(name, rtype).await;
-                self.store(index, key, &result, &flight);
+                self.store(hash, &result, &flight);
                 result
             })
             .await;
         result.clone()
     }
 
-    fn shard_of(&self, key: &str) -> usize {
-        (self.hasher.hash_one(key) as usize) % self.shards.len()
+    /// The shard of a key's hash: its middle bits (the shard's own table
+    /// uses the low and the top ones).
+    fn shard_of(&self, hash: u64) -> usize {
+        ((hash >> 32) as usize & 0xffff) % self.shards.len()
     }
 
     /// How long an answer may be kept.
@@ -428,29 +491,79 @@ impl Cache {
         }
     }
 
-    fn store(&self, index: usize, key: &str, result: &LookupResult, flight: &FlightState) {
+    fn store(&self, hash: u64, result: &LookupResult, flight: &FlightState) {
         let lifetime = self.lifetime(result);
-        let mut shard = lock(&self.shards[index]);
-        shard.inflight.remove(key);
+        let mut guard = lock(&self.shards[self.shard_of(hash)]);
+        let shard = &mut *guard;
+        if shard.inflight.get(&hash).is_some_and(|f| std::ptr::eq(&**f, flight)) {
+            shard.inflight.remove(&hash);
+        }
         if lifetime.is_zero() {
             return;
         }
-        let bytes = entry_bytes(key, result);
+        let bytes = entry_bytes(&flight.key, result);
         let entry = Entry {
+            key: flight.key.clone(),
             result: result.clone(),
             expires: self.clock.now() + lifetime,
             bytes,
             speculative: flight.speculative.load(Ordering::Relaxed),
         };
-        if let Some(old) = shard.lru.put(key.into(), entry) {
+        if let Some(old) = shard.lru.put(hash, entry) {
             shard.bytes -= old.bytes;
         }
         shard.bytes += bytes;
         while shard.lru.len() > self.shard_entries || shard.bytes > self.shard_bytes {
             let Some((_, old)) = shard.lru.pop_lru() else { break };
             shard.bytes -= old.bytes;
-            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            shard.counts.evictions += 1;
         }
+    }
+}
+
+/// A cache key and its hash.
+#[derive(Clone, Copy)]
+struct Key<'k> {
+    hash: u64,
+    bytes: &'k [u8],
+}
+
+/// What [`Cache::probe`] found.
+enum Probe {
+    /// A fresh answer.
+    Hit(LookupResult),
+    /// A query in flight (perhaps just registered): await it.
+    Wait(Flight),
+    /// Another key with the same hash is in flight: ask upstream directly.
+    Bypass,
+}
+
+/// Hashing for maps keyed by an already computed 64-bit hash.
+#[derive(Clone, Copy, Debug, Default)]
+struct PreHashed;
+
+impl BuildHasher for PreHashed {
+    type Hasher = PreHashedHasher;
+    fn build_hasher(&self) -> PreHashedHasher {
+        PreHashedHasher(0)
+    }
+}
+
+/// Passes a `u64` through; folds anything else (never used) byte by byte.
+#[derive(Clone, Copy, Debug, Default)]
+struct PreHashedHasher(u64);
+
+impl std::hash::Hasher for PreHashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -461,18 +574,18 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 }
 
 /// The key: one byte for the type, then the name. Built on the stack.
-fn encode_key<'b>(buffer: &'b mut [u8; MAX_KEY], name: &str, rtype: RecordType) -> Option<&'b str> {
+fn encode_key<'b>(buffer: &'b mut [u8; MAX_KEY], name: &str, rtype: RecordType) -> Option<&'b [u8]> {
     let name = name.as_bytes();
     if name.len() + 1 > MAX_KEY {
         return None;
     }
     buffer[0] = b'0' + rtype as u8;
     buffer[1..=name.len()].copy_from_slice(name);
-    std::str::from_utf8(&buffer[..=name.len()]).ok()
+    Some(&buffer[..=name.len()])
 }
 
 /// Approximate memory of an entry.
-fn entry_bytes(key: &str, result: &LookupResult) -> usize {
+fn entry_bytes(key: &[u8], result: &LookupResult) -> usize {
     let data = match result {
         // The record text and its parsed form: terms, macro parts and
         // names come to about five times the text (measured).

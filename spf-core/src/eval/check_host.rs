@@ -1,9 +1,12 @@
 //! The check_host() function of RFC 7208 §4.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use smallvec::SmallVec;
 
 use super::speculate::{Client, Plan, Speculation};
 use super::trace;
@@ -103,8 +106,8 @@ impl<L: Lookup> Evaluator<L> {
     /// address without a local part (`@example.com`) gets `postmaster`
     /// (§4.3); so does a bare domain without `@`.
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let (sender, domain) = mail_from_identity(mail_from, helo);
-        self.check_host(ip, &domain, &sender, helo, Identity::MailFrom).await
+        let (sender, domain) = mail_from_parts(mail_from, helo);
+        self.check_host(ip, domain, &sender, helo, Identity::MailFrom).await
     }
 
     /// Checks the HELO identity (§2.3): `<sender>` is `postmaster@<helo>`.
@@ -145,9 +148,10 @@ impl<L: Lookup> Evaluator<L> {
             trace_omitted: 0,
             validated_name: None,
         };
-        let outcome = run.run(domain).await;
+        let domain = normalize_domain(domain);
+        let outcome = run.run(&domain).await;
         let explanation = if outcome.result == SpfResult::Fail {
-            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), domain)).await)
+            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), &domain)).await)
         } else {
             None
         };
@@ -160,7 +164,7 @@ impl<L: Lookup> Evaluator<L> {
             ip,
             sender: sender.to_string(),
             helo: (!helo.is_empty()).then(|| helo.to_string()),
-            domain: normalize_domain(domain),
+            domain,
             explanation,
             matched: outcome.matched,
             reason: outcome.reason,
@@ -175,28 +179,34 @@ impl<L: Lookup> Evaluator<L> {
 /// null reverse-path (empty or `<>`) is `postmaster@<helo>`; an address
 /// without a local part, or a bare domain, gets `postmaster`.
 pub fn mail_from_identity(mail_from: &str, helo: &str) -> (String, String) {
+    let (sender, domain) = mail_from_parts(mail_from, helo);
+    (sender.into_owned(), domain.to_string())
+}
+
+/// [`mail_from_identity`], borrowing what it can.
+fn mail_from_parts<'a>(mail_from: &'a str, helo: &'a str) -> (Cow<'a, str>, &'a str) {
     let mail_from = mail_from.trim();
     let mail_from = mail_from.strip_prefix('<').and_then(|m| m.strip_suffix('>')).unwrap_or(mail_from);
     if mail_from.is_empty() {
-        return (format!("postmaster@{helo}"), helo.to_string());
+        return (format!("postmaster@{helo}").into(), helo);
     }
     match mail_from.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() => (mail_from.to_string(), domain.to_string()),
-        Some((_, domain)) => (format!("postmaster@{domain}"), domain.to_string()),
-        None => (format!("postmaster@{mail_from}"), mail_from.to_string()),
+        Some((local, domain)) if !local.is_empty() => (mail_from.into(), domain),
+        Some((_, domain)) => (format!("postmaster@{domain}").into(), domain),
+        None => (format!("postmaster@{mail_from}").into(), mail_from),
     }
 }
 
 /// Lower-cases a domain and drops one trailing dot.
-fn normalize_domain(domain: &str) -> String {
+fn normalize_domain(domain: &str) -> Arc<str> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
-    d.to_ascii_lowercase()
+    if d.bytes().any(|b| b.is_ascii_uppercase()) { d.to_ascii_lowercase().into() } else { d.into() }
 }
 
 /// Whether `name` (no trailing dot) can be queried at all: at most 253
 /// octets in labels of 1 to 63 octets. DNS labels may hold any octet, so a
 /// macro expansion with spaces or `%` is still queried.
-pub(super) fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
@@ -212,9 +222,9 @@ fn valid_domain(name: &str) -> bool {
 /// A domain-spec expanded into a name to query (§7.3: lower case, no
 /// trailing dot, shortened to 253 characters); `None` when the result cannot
 /// be a DNS name.
-pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<String> {
-    if let Some(literal) = spec.literal() {
-        return valid_name(literal).then(|| literal.to_string());
+pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<Arc<str>> {
+    if let Some((literal, queryable)) = spec.literal_shared() {
+        return queryable.then(|| Arc::clone(literal));
     }
     let mut name = spec.macro_string().expand(vars);
     name.make_ascii_lowercase();
@@ -223,7 +233,7 @@ pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<S
     }
     let keep = truncate_domain(&name).len();
     name.drain(..name.len() - keep);
-    valid_name(&name).then_some(name)
+    valid_name(&name).then(|| name.into())
 }
 
 /// Moves `frame` past the terms that need no DNS and cannot match `ip`
@@ -285,7 +295,7 @@ struct Outcome {
     reason: Option<Reason>,
     matched: Option<Matched>,
     /// The record (and its domain) whose `exp=` explains a `fail`.
-    exp_from: Option<(Arc<Record>, String)>,
+    exp_from: Option<(Arc<Record>, Arc<str>)>,
 }
 
 impl Outcome {
@@ -383,7 +393,7 @@ impl<L: Lookup> Run<'_, L> {
     /// Expands a domain-spec into a name to query (§7.3: lower case, no
     /// trailing dot, shortened to 253 characters). `None` when the result
     /// cannot be a DNS name.
-    async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<String> {
+    async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<Arc<str>> {
         if spec.literal().is_none() && spec.macro_string().uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
@@ -415,25 +425,24 @@ impl<L: Lookup> Run<'_, L> {
 
     /// The evaluation loop: check_host() for `domain` and everything it
     /// includes or redirects to, without recursion.
-    async fn run(&mut self, domain: &str) -> Outcome {
-        let domain = normalize_domain(domain);
+    async fn run(&mut self, domain: &Arc<str>) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.clone(), via: "check" });
+            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.to_string(), via: "check" });
         }
         // §4.3: a malformed or single-label <domain> gives "none" at once.
-        if !valid_domain(&domain) {
+        if !valid_domain(domain) {
             return self.leave_early(
-                Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.clone() }),
-                &domain,
+                Outcome::error(SpfResult::None, Reason::InvalidDomain { domain: domain.to_string() }),
+                domain,
                 0,
             );
         }
-        let record = match self.fetch_record(&domain, 0).await {
+        let record = match self.fetch_record(domain, 0).await {
             Ok(record) => record,
-            Err((outcome, _)) => return self.leave_early(outcome, &domain, 0),
+            Err((outcome, _)) => return self.leave_early(outcome, domain, 0),
         };
-        let mut stack = vec![Frame {
-            domain: domain.into(),
+        let mut stack: SmallVec<[Frame; 4]> = smallvec::smallvec![Frame {
+            domain: Arc::clone(domain),
             record,
             next: 0,
             via: Via::Check,
@@ -543,13 +552,13 @@ impl<L: Lookup> Run<'_, L> {
         if self.tracing() {
             self.trace.push(TraceEvent::Enter {
                 depth: depth + 1,
-                domain: target.clone(),
+                domain: target.to_string(),
                 via: via.as_str(),
             });
         }
         match self.fetch_record(&target, depth + 1).await {
             Ok(record) => Ok(Frame {
-                domain: target.into(),
+                domain: target,
                 record,
                 next: 0,
                 via,
@@ -561,14 +570,17 @@ impl<L: Lookup> Run<'_, L> {
                 let outcome = match outcome.result {
                     SpfResult::None => {
                         let void = if void { self.charge_void(term, domain).err() } else { None };
-                        Outcome::error(SpfResult::PermError, void.unwrap_or_else(|| missing(target.clone())))
+                        Outcome::error(
+                            SpfResult::PermError,
+                            void.unwrap_or_else(|| missing(target.to_string())),
+                        )
                     }
                     _ => outcome,
                 };
                 if self.tracing() {
                     self.trace.push(TraceEvent::Leave {
                         depth: depth + 1,
-                        domain: target,
+                        domain: target.to_string(),
                         result: outcome.result,
                         dns_lookups_spent: 0,
                         void_lookups_spent: self.void - void_at_entry,
@@ -582,7 +594,7 @@ impl<L: Lookup> Run<'_, L> {
     /// Ends the innermost frame with `outcome` and applies it to the frames
     /// below. Returns the final outcome when the stack is empty, `None` when
     /// evaluation resumes in an including record.
-    fn finish(&mut self, stack: &mut Vec<Frame>, mut outcome: Outcome) -> Option<Outcome> {
+    fn finish(&mut self, stack: &mut SmallVec<[Frame; 4]>, mut outcome: Outcome) -> Option<Outcome> {
         loop {
             let frame = stack.pop()?;
             if self.tracing() {
@@ -717,7 +729,7 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// Evaluates one mechanism other than `include` (§5).
-    async fn mechanism(&mut self, directive: &Directive, domain: &str, depth: u32) -> TermOutcome {
+    async fn mechanism(&mut self, directive: &Directive, domain: &Arc<str>, depth: u32) -> TermOutcome {
         let mechanism = &directive.mechanism;
         if mechanism.queries_dns()
             && let Err(reason) = self.charge_term(directive, domain)
@@ -777,12 +789,12 @@ impl<L: Lookup> Run<'_, L> {
     async fn target_or_current(
         &mut self,
         spec: Option<&DomainSpec>,
-        domain: &str,
+        domain: &Arc<str>,
         depth: u32,
-    ) -> Option<String> {
+    ) -> Option<Arc<str>> {
         match spec {
             Some(spec) => self.target(spec, domain, depth).await,
-            None => Some(domain.to_string()),
+            None => Some(Arc::clone(domain)),
         }
     }
 
@@ -938,22 +950,28 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// §6.2: the explanation for a `fail`.
-    async fn explanation(&mut self, exp_from: Option<&(Arc<Record>, String)>, top_domain: &str) -> String {
-        let domain = exp_from.map_or_else(|| normalize_domain(top_domain), |(_, d)| d.clone());
+    async fn explanation(
+        &mut self,
+        exp_from: Option<&(Arc<Record>, Arc<str>)>,
+        top_domain: &Arc<str>,
+    ) -> String {
+        let domain = exp_from.map_or_else(|| Arc::clone(top_domain), |(_, d)| Arc::clone(d));
         let depth = 0;
         if let Some(spec) = exp_from.and_then(|(record, _)| record.exp()) {
             match self.exp_text(spec, &domain, depth).await {
                 Ok(text) => {
                     if self.tracing() {
-                        self.trace
-                            .push(TraceEvent::Explanation { domain: domain.clone(), detail: text.clone() });
+                        self.trace.push(TraceEvent::Explanation {
+                            domain: domain.to_string(),
+                            detail: text.clone(),
+                        });
                     }
                     return text;
                 }
                 Err(why) => {
                     if self.tracing() {
                         let detail = format!("exp= ignored ({why}); default explanation used");
-                        self.trace.push(TraceEvent::Explanation { domain: domain.clone(), detail });
+                        self.trace.push(TraceEvent::Explanation { domain: domain.to_string(), detail });
                     }
                 }
             }
@@ -1013,7 +1031,7 @@ fn over_limit(
     Err(Reason::Limit { limit, max, term: term.to_string(), domain: domain.to_string() })
 }
 
-fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &str) -> Outcome {
+fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &Arc<str>) -> Outcome {
     let result = match directive.qualifier {
         Qualifier::Pass => SpfResult::Pass,
         Qualifier::Fail => SpfResult::Fail,
@@ -1023,8 +1041,8 @@ fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &s
     Outcome {
         result,
         reason: None,
-        matched: Some(Matched { term: record.term_text(index).to_string(), domain: domain.to_string() }),
-        exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), domain.to_string())),
+        matched: Some(Matched { term: record.term_shared(index), domain: Arc::clone(domain) }),
+        exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), Arc::clone(domain))),
     }
 }
 

@@ -7,7 +7,9 @@ mod trace;
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+pub(crate) use check_host::valid_name;
 pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation, mail_from_identity};
 pub use limits::{Limits, VoidCounting};
 pub use speculate::Speculation;
@@ -194,9 +196,9 @@ impl fmt::Display for Reason {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Matched {
     /// The term as it prints (e.g. `-all`, `include:_spf.example.com`).
-    pub term: String,
+    pub term: Arc<str>,
     /// The domain whose record holds it.
-    pub domain: String,
+    pub domain: Arc<str>,
 }
 
 /// Everything a check found out: the result and why.
@@ -212,8 +214,8 @@ pub struct Evaluation {
     pub sender: String,
     /// The HELO/EHLO name, if known.
     pub helo: Option<String>,
-    /// `<domain>`: the domain checked.
-    pub domain: String,
+    /// `<domain>`: the domain checked (lower case, no trailing dot).
+    pub domain: Arc<str>,
     /// The explanation, on `fail` (§6.2): the `exp=` text expanded, or the
     /// configured default.
     pub explanation: Option<String>,

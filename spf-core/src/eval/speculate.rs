@@ -138,7 +138,7 @@ impl Plan {
 
     /// A domain-spec's target as evaluation will compute it; `None` for
     /// one that needs `%{p}` (or is no name).
-    fn target(&self, spec: &DomainSpec, domain: &str) -> Option<String> {
+    fn target(&self, spec: &DomainSpec, domain: &str) -> Option<Arc<str>> {
         if spec.macro_string().uses(MacroLetter::ValidatedName) {
             return None;
         }
@@ -247,16 +247,16 @@ impl Plan {
         }
     }
 
-    fn target_or_current(&self, spec: Option<&DomainSpec>, domain: &str) -> Option<String> {
+    fn target_or_current(&self, spec: Option<&DomainSpec>, domain: &str) -> Option<Arc<str>> {
         match spec {
             Some(spec) => self.target(spec, domain),
-            None => Some(domain.to_string()),
+            None => Some(domain.into()),
         }
     }
 
     /// The TXT of an include or redirect target, and with `deeper`, its
     /// record's needs as soon as it arrives.
-    fn record(self: &Arc<Self>, target: String, before: u32, deeper: bool) {
+    fn record(self: &Arc<Self>, target: Arc<str>, before: u32, deeper: bool) {
         if !deeper {
             self.leaf(&target, RecordType::Txt);
             return;

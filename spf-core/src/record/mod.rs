@@ -26,7 +26,7 @@ pub struct Record {
     pub(crate) has_all: bool,
     /// Each term as it prints, rendered once on first use (a matched
     /// term's name goes into every result that matches it).
-    pub(crate) shown: std::sync::OnceLock<Box<[Box<str>]>>,
+    pub(crate) shown: std::sync::OnceLock<Box<[std::sync::Arc<str>]>>,
 }
 
 impl PartialEq for Record {
@@ -59,8 +59,17 @@ impl Record {
     /// The term at `index` as it prints (empty past the end); rendered once
     /// per record and kept.
     pub fn term_text(&self, index: usize) -> &str {
-        let shown = self.shown.get_or_init(|| self.terms.iter().map(|t| t.to_string().into()).collect());
-        shown.get(index).map_or("", |s| s)
+        self.shown_terms().get(index).map_or("", |s| s)
+    }
+
+    /// [`Record::term_text`], shared (an evaluation that matched the term
+    /// holds it without copying).
+    pub(crate) fn term_shared(&self, index: usize) -> std::sync::Arc<str> {
+        self.shown_terms().get(index).cloned().unwrap_or_else(|| "".into())
+    }
+
+    fn shown_terms(&self) -> &[std::sync::Arc<str>] {
+        self.shown.get_or_init(|| self.terms.iter().map(|t| t.to_string().into()).collect())
     }
 
     /// Each term with where it stood in the parsed text.

@@ -1,6 +1,7 @@
 //! Record parser (RFC 7208 §4.6.1 and the ABNF of §12).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use super::{
     Directive, DomainSpec, DualCidr, Mechanism, Modifier, ParseError, ParseErrorKind, Qualifier, Record,
@@ -219,9 +220,10 @@ pub(crate) fn parse_domain_spec(text: &[u8]) -> Result<DomainSpec, ParseErrorKin
     }
     let literal = spec.as_plain_literal().map(|s| {
         let s = s.strip_suffix('.').unwrap_or(s);
-        s.to_ascii_lowercase().into_boxed_str()
+        Arc::<str>::from(s.to_ascii_lowercase())
     });
-    Ok(DomainSpec { spec, literal })
+    let literal_queryable = literal.as_deref().is_some_and(crate::eval::valid_name);
+    Ok(DomainSpec { spec, literal, literal_queryable })
 }
 
 /// `toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )`:

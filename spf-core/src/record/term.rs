@@ -1,6 +1,7 @@
 //! The typed form of an SPF record (RFC 7208 §4.6.1, §12).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::macros::MacroString;
 
@@ -35,7 +36,9 @@ impl Qualifier {
 #[derive(Clone, Debug)]
 pub struct DomainSpec {
     pub(crate) spec: MacroString,
-    pub(crate) literal: Option<Box<str>>,
+    pub(crate) literal: Option<Arc<str>>,
+    /// Whether `literal` can be queried at all (checked once, at parse).
+    pub(crate) literal_queryable: bool,
 }
 
 impl PartialEq for DomainSpec {
@@ -55,6 +58,11 @@ impl DomainSpec {
     /// contains no macros.
     pub fn literal(&self) -> Option<&str> {
         self.literal.as_deref()
+    }
+
+    /// [`DomainSpec::literal`], shared, and whether it can be queried.
+    pub(crate) fn literal_shared(&self) -> Option<(&Arc<str>, bool)> {
+        self.literal.as_ref().map(|l| (l, self.literal_queryable))
     }
 }
 
