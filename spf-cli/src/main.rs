@@ -13,9 +13,7 @@ use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::lint::Overlay;
-use spf_core::{
-    CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Evaluator, Identity, Reason, SpfResult,
-};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Evaluator, Identity};
 
 mod lint;
 mod render;
@@ -229,20 +227,7 @@ fn check_draft(
                 (Identity::MailFrom, sender, domain)
             }
         };
-        Evaluation {
-            result: SpfResult::TempError,
-            identity,
-            ip: spf_core::normalize_ip(ip),
-            sender,
-            helo: (!helo.is_empty()).then(|| helo.to_string()),
-            domain: domain.into(),
-            explanation: None,
-            matched: None,
-            reason: Some(Reason::Deadline),
-            dns_lookups: 0,
-            void_lookups: 0,
-            trace: Vec::new(),
-        }
+        Evaluation::deadline_exceeded(identity, ip, sender, domain, helo)
     }))
 }
 

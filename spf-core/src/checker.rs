@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
 
+use crate::Error;
 use crate::dns::{
     Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType,
     ResolverSettings, Zone,
 };
-use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Reason, SpfResult};
-use crate::{Error, normalize_ip};
+use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity};
 
 /// Where a checker's DNS answers come from.
 #[derive(Clone, Debug)]
@@ -330,18 +330,5 @@ impl Checker {
 
 /// The evaluation of a check that ran past its deadline.
 fn timed_out(identity: Identity, ip: IpAddr, sender: String, domain: String, helo: &str) -> Evaluation {
-    Evaluation {
-        result: SpfResult::TempError,
-        identity,
-        ip: normalize_ip(ip),
-        sender,
-        helo: (!helo.is_empty()).then(|| helo.to_string()),
-        domain: domain.into(),
-        explanation: None,
-        matched: None,
-        reason: Some(Reason::Deadline),
-        dns_lookups: 0,
-        void_lookups: 0,
-        trace: Vec::new(),
-    }
+    Evaluation::deadline_exceeded(identity, ip, sender, domain, helo)
 }

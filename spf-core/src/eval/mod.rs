@@ -232,6 +232,32 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The `temperror` of a check that ran past its deadline
+    /// ([`Reason::Deadline`]), for callers that put their own deadline
+    /// around an evaluation.
+    pub fn deadline_exceeded(
+        identity: Identity,
+        ip: IpAddr,
+        sender: String,
+        domain: String,
+        helo: &str,
+    ) -> Evaluation {
+        Evaluation {
+            result: SpfResult::TempError,
+            identity,
+            ip: crate::normalize_ip(ip),
+            sender,
+            helo: (!helo.is_empty()).then(|| helo.to_string()),
+            domain: domain.into(),
+            explanation: None,
+            matched: None,
+            reason: Some(Reason::Deadline),
+            dns_lookups: 0,
+            void_lookups: 0,
+            trace: Vec::new(),
+        }
+    }
+
     /// The receiver's textual summary of why the result came out as it did.
     pub fn summary(&self) -> String {
         match (&self.reason, &self.matched) {

@@ -440,18 +440,7 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
                 self.effect(directive, &written, span.offset, label, ctx, family, depth, spent.0, spent.1);
             dns = dns.saturating_add(effect.dns);
             void = void.saturating_add(effect.void);
-            // RFC 7208 §4.6.4: the void lookup past the limit is a permerror.
-            if effect.own_void && void_spent.saturating_add(void) > self.limits.void_lookups {
-                over = true;
-            }
-            if over {
-                // Clients that spent the whole budget before this term get
-                // permerror here; others evaluate it. Full evaluation is an
-                // upper bound on what a client spent, so this only "may" fail.
-                effect.match_lo = Ranges::empty(family);
-                effect.err_lo = Ranges::empty(family);
-                effect.err_hi = Ranges::full(family);
-            }
+            self.limit(&mut effect, over, void_spent.saturating_add(void), family);
             walk.apply(directive.qualifier == Qualifier::Pass, &effect);
             if directive.mechanism == Mechanism::All {
                 break;
@@ -468,7 +457,7 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         {
             let written = term_text(text, span.offset, span.len);
             dns = dns.saturating_add(1);
-            let mut over = self.over_dns(dns_spent.saturating_add(dns), label, &written, span.offset);
+            let over = self.over_dns(dns_spent.saturating_add(dns), label, &written, span.offset);
             let spent = (dns_spent.saturating_add(dns), void_spent.saturating_add(void));
             let mut effect = match resolve(Some(spec), ctx) {
                 Resolved::Name(target) => {
@@ -488,20 +477,27 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
             };
             dns = dns.saturating_add(effect.dns);
             void = void.saturating_add(effect.void);
-            if effect.own_void && void_spent.saturating_add(void) > self.limits.void_lookups {
-                over = true;
-            }
-            if over {
-                effect.match_lo = Ranges::empty(family);
-                effect.err_lo = Ranges::empty(family);
-                effect.err_hi = Ranges::full(family);
-            }
+            self.limit(&mut effect, over, void_spent.saturating_add(void), family);
             walk.apply(true, &effect);
         }
         Bounds { lo: walk.lo, hi: walk.hi, err_lo: walk.err_lo, err_hi: walk.err_hi, dns, void }
     }
 
     /// Notes the first term past the DNS-term limit; whether `count` is past it.
+    /// Applies the limits to a term's effect: past the DNS-term limit
+    /// (`over`), or with its own void lookup past the void limit (RFC 7208
+    /// §4.6.4: that lookup is a permerror), clients that spent the whole
+    /// budget before this term get permerror here; others evaluate it. Full
+    /// evaluation is an upper bound on what a client spent, so this only
+    /// "may" fail.
+    fn limit(&self, effect: &mut Effect, over: bool, void_total: u32, family: Family) {
+        if over || (effect.own_void && void_total > self.limits.void_lookups) {
+            effect.match_lo = Ranges::empty(family);
+            effect.err_lo = Ranges::empty(family);
+            effect.err_hi = Ranges::full(family);
+        }
+    }
+
     fn over_dns(&mut self, count: u32, label: &str, written: &str, offset: usize) -> bool {
         let over = count > self.limits.dns_terms;
         if over && self.first_over.is_none() {
