@@ -298,6 +298,27 @@ impl Checker {
         }
     }
 
+    /// Lints through the checker's DNS and shared cache (see
+    /// [`crate::lint`]): what a domain's record gets wrong and what it
+    /// authorizes, with the answers the checks themselves use (and leave
+    /// cached for them). Async, like [`Checker::check`].
+    pub async fn lint(
+        &self,
+        request: &crate::lint::LintRequest,
+        options: &crate::lint::LintOptions,
+    ) -> crate::lint::LintReport {
+        crate::lint::Linter::new(self.inner.evaluator.lookup(), options.clone()).lint(request).await
+    }
+
+    /// [`Checker::lint`], blocking; see [`Checker::check_blocking`].
+    pub fn lint_blocking(
+        &self,
+        request: &crate::lint::LintRequest,
+        options: &crate::lint::LintOptions,
+    ) -> crate::lint::LintReport {
+        self.block_on(self.lint(request, options))
+    }
+
     /// Runs a future on the checker's runtime from synchronous code.
     pub fn block_on<F>(&self, work: F) -> F::Output
     where

@@ -587,3 +587,23 @@ fn the_linter_runs_over_any_lookup() {
     assert_eq!(u64::from(report.dns_queries), sent);
     assert_eq!(report.dns_lookup_terms, 2);
 }
+
+#[test]
+fn a_checker_lints_through_its_own_cache() {
+    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
+        dns: DnsSource::Zone(cases_zone()),
+        options: CheckOptions { trace: false, ..CheckOptions::default() },
+        ..spf_core::CheckerConfig::default()
+    })
+    .expect("checker");
+    let report = checker.lint_blocking(&LintRequest::domain("clean.lint.example"), &LintOptions::default());
+    assert!(!report.has_errors(), "{:#?}", report.diagnostics);
+    // mx (192.0.2.25) and ip4:192.0.2.0/24 overlap; the include adds its /28.
+    assert_eq!(report.authorized.ipv4.cidrs, ["192.0.2.0/24", "203.0.113.0/28"]);
+    // The answers lint fetched are the checker's: a check now asks nothing new.
+    let misses = checker.cache_stats().misses;
+    assert!(misses > 0);
+    let eval = checker.check_blocking(ip("203.0.113.3"), "a@clean.lint.example", "h");
+    assert_eq!(eval.result, SpfResult::Pass);
+    assert_eq!(checker.cache_stats().misses, misses);
+}

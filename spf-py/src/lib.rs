@@ -277,6 +277,31 @@ impl PyChecker {
         Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
     }
 
+    /// Lints through this checker's DNS and cache, with its limits.
+    #[pyo3(signature = (domain=None, *, record=None, ips=None, self_test=None, deadline=30.0,
+                        check_mail_hosts=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn lint(
+        &self,
+        py: Python<'_>,
+        domain: Option<String>,
+        record: Option<String>,
+        ips: Option<Vec<String>>,
+        self_test: Option<Vec<String>>,
+        deadline: f64,
+        check_mail_hosts: bool,
+    ) -> PyResult<PyLintReport> {
+        let request = lint_request(domain, record, ips, self_test)?;
+        let options = LintOptions {
+            limits: self.checker.options().limits,
+            deadline: Some(seconds("deadline", deadline)?),
+            check_mail_hosts,
+            ..LintOptions::default()
+        };
+        let report = py.detach(|| self.checker.lint_blocking(&request, &options));
+        Ok(PyLintReport { report })
+    }
+
     /// Checks the HELO identity, with the GIL released.
     fn check_helo(&self, py: Python<'_>, ip: &str, helo: &str) -> PyResult<PyEvaluation> {
         let ip = parse_ip(ip)?;
@@ -669,6 +694,25 @@ fn lint(
     if attempts == 0 || attempts > 10 {
         return Err(PyValueError::new_err("attempts must be 1 to 10"));
     }
+    let request = lint_request(domain, record, ips, self_test)?;
+    let options = LintOptions {
+        limits: Limits { dns_terms: max_dns_lookups, void_lookups: max_void_lookups, ..Limits::default() },
+        deadline: Some(seconds("deadline", deadline)?),
+        check_mail_hosts,
+        ..LintOptions::default()
+    };
+    let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
+    let report = py.detach(|| lint_blocking(&dns, &request, &options)).map_err(|e| core_error(py, e))?;
+    Ok(PyLintReport { report })
+}
+
+/// What to lint, from `lint()`'s arguments.
+fn lint_request(
+    domain: Option<String>,
+    record: Option<String>,
+    ips: Option<Vec<String>>,
+    self_test: Option<Vec<String>>,
+) -> PyResult<LintRequest> {
     let mut request = match (record, domain) {
         (Some(record), domain) => LintRequest::record(record, domain),
         (None, Some(domain)) => LintRequest::domain(domain),
@@ -679,15 +723,7 @@ fn lint(
     };
     request.ips = addresses(ips)?;
     request.self_test = addresses(self_test)?;
-    let options = LintOptions {
-        limits: Limits { dns_terms: max_dns_lookups, void_lookups: max_void_lookups, ..Limits::default() },
-        deadline: Some(seconds("deadline", deadline)?),
-        check_mail_hosts,
-        ..LintOptions::default()
-    };
-    let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
-    let report = py.detach(|| lint_blocking(&dns, &request, &options)).map_err(|e| core_error(py, e))?;
-    Ok(PyLintReport { report })
+    Ok(request)
 }
 
 /// The native module.

@@ -104,3 +104,16 @@ def test_against_a_nameserver(far_dns: DnsServer) -> None:
     report = fastspf.lint("provider.demo.example", nameservers=[far_dns.address])
     assert report.ok and report.complete
     assert report.authorized["ipv4"]["cidrs"] == ["198.51.100.0/25", "203.0.113.128/25"]
+
+
+def test_a_checker_lints_through_its_cache() -> None:
+    checker = fastspf.Checker(zone_file=str(DEMO_ZONE))
+    report = checker.lint("provider.demo.example", ips=["198.51.100.7"])
+    assert report.ok, report.diagnostics
+    misses = checker.cache_stats()["misses"]
+    assert misses > 0
+    # The check finds every answer lint fetched.
+    assert checker.check("198.51.100.7", "a@provider.demo.example").result == fastspf.Result.PASS
+    assert checker.cache_stats()["misses"] == misses
+    with pytest.raises(ValueError):
+        checker.lint()

@@ -146,6 +146,34 @@ class Checker:
         self._native.check_callback(ip, mail_from, helo, deliver)
         return await future
 
+    def lint(
+        self,
+        domain: Optional[str] = None,
+        *,
+        record: Optional[str] = None,
+        ips: Iterable[str] = (),
+        self_test: Iterable[str] = (),
+        deadline: float = 30.0,
+        check_mail_hosts: bool = True,
+    ) -> LintReport:
+        """Lints like :func:`fastspf.lint`, through this checker's DNS, cache and limits:
+        the answers it fetches are the ones checks then find cached.
+
+        :raises ValueError: without ``domain`` and ``record``, or for a malformed address.
+        """
+        if isinstance(ips, str):
+            ips = [ips]
+        if isinstance(self_test, str):
+            self_test = [self_test]
+        return self._native.lint(
+            domain,
+            record=record,
+            ips=list(ips),
+            self_test=list(self_test),
+            deadline=deadline,
+            check_mail_hosts=check_mail_hosts,
+        )
+
     def cache_stats(self) -> dict:
         """Cache counters and size: hits, misses, coalesced, expirations, evictions, entries,
         bytes, speculative_queries (sent before evaluation asked) and speculative_used (of

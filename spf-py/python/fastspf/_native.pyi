@@ -61,6 +61,16 @@ class Checker:
     def check_callback(
         self, ip: str, mail_from: str, helo: Optional[str], callback: Callable[[Evaluation], None]
     ) -> None: ...
+    def lint(
+        self,
+        domain: Optional[str] = None,
+        *,
+        record: Optional[str] = None,
+        ips: Optional[Sequence[str]] = None,
+        self_test: Optional[Sequence[str]] = None,
+        deadline: float = 30.0,
+        check_mail_hosts: bool = True,
+    ) -> LintReport: ...
     def cache_stats(self) -> Dict[str, int]: ...
 
 class Zone:
