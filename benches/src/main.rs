@@ -262,14 +262,13 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
             attempts: 2,
         }),
     };
-    let config = |entries: usize, speculation: Mode, cache: Option<Arc<Cache>>| CheckerConfig {
+    let config = |entries: usize, speculation: Mode| CheckerConfig {
         dns: dns.clone(),
         cache: CacheConfig {
             max_entries: entries.max(1),
             max_bytes: args.cache_bytes.max(1),
             ..CacheConfig::default()
         },
-        shared_cache: cache,
         options: CheckOptions {
             trace: false,
             speculation: speculation.speculation(),
@@ -287,19 +286,14 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
     for &speculation in args.speculation.runs() {
         for &entries in &sizes {
             if args.cold {
-                let report = run_cold(
-                    &|cache| config(entries, speculation, Some(cache)),
-                    speculation,
-                    &corpus,
-                    !args.json,
-                )?;
+                let report = run_cold(&config(entries, speculation), speculation, &corpus, !args.json)?;
                 if !args.json {
                     print_report(&report);
                 }
                 reports.push(report);
                 continue;
             }
-            let checker = Checker::new(config(entries, speculation, None)).map_err(|e| e.to_string())?;
+            let checker = Checker::new(config(entries, speculation)).map_err(|e| e.to_string())?;
             for pass in 1..=args.passes.max(1) {
                 let report = run_pass(
                     &checker,
@@ -345,7 +339,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
 /// Runs every check of the corpus with an empty cache, one at a time, each
 /// on a checker of its own (so nothing one check started reaches the next).
 fn run_cold(
-    config: &dyn Fn(Arc<Cache>) -> CheckerConfig,
+    config: &CheckerConfig,
     speculation: Mode,
     corpus: &[Check],
     progress: bool,
@@ -355,15 +349,13 @@ fn run_cold(
     let mut latencies = Vec::with_capacity(corpus.len());
     let mut results: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = CacheStats::default();
-    let mut entries = 0;
     let mut depths = Vec::with_capacity(corpus.len());
     for check in corpus {
-        let mut config = config(Arc::new(Cache::new(CacheConfig::default())));
+        let cache = Arc::new(Cache::new(config.cache.clone()));
+        let mut config = CheckerConfig { shared_cache: Some(Arc::clone(&cache)), ..config.clone() };
         // The trace gives each check's critical path (a few microseconds
         // against milliseconds of round trips).
         config.options.trace = true;
-        entries = config.cache.max_entries;
-        let cache = config.shared_cache.clone().ok_or("a cache per check")?;
         let checker = Checker::new(config).map_err(|e| e.to_string())?;
         let started = Instant::now();
         let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
@@ -387,7 +379,7 @@ fn run_cold(
     }
     let seconds = latencies.iter().map(Duration::as_secs_f64).sum::<f64>();
     let mut report = report(
-        entries,
+        config.cache.max_entries,
         speculation,
         true,
         1,

@@ -14,7 +14,7 @@ use crate::dns::{
     Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType,
     ResolverSettings, Zone,
 };
-use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity};
+use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Speculation};
 
 /// Where a checker's DNS answers come from.
 #[derive(Clone, Debug)]
@@ -148,9 +148,15 @@ impl Checker {
             DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
         };
         let cache = config.shared_cache.clone().unwrap_or_else(|| Arc::new(Cache::new(config.cache.clone())));
-        // Speculative lookups run on the checker's own runtime, whoever checks.
+        // Speculative lookups run on the checker's own runtime, whoever
+        // checks; over a zone, whose answers are at hand, they would only
+        // fill the cache in the background.
+        let mut options = config.options.clone();
+        if matches!(backend, Backend::Zone(_)) {
+            options.speculation = Speculation::OFF;
+        }
         let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
-        let evaluator = Evaluator::new(lookup, config.options.clone());
+        let evaluator = Evaluator::new(lookup, options);
         Ok(Checker {
             inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }),
         })
@@ -254,6 +260,9 @@ impl Checker {
 
     /// Polls a check once on this thread (a warm check is then done); if it
     /// has to wait for DNS, blocks on it under the per-check deadline.
+    /// [`Checker::block_on`] would poll once too, but only after the
+    /// deadline wrapper's future is built: polling here first is 8 % faster
+    /// on a warm direct match (criterion, `warm_check/direct_ip4_match`).
     fn finish_blocking<F>(
         &self,
         mut work: std::pin::Pin<&mut F>,

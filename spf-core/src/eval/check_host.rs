@@ -236,6 +236,19 @@ pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<A
     valid_name(&name).then(|| name.into())
 }
 
+/// Whether a mechanism that needs no DNS matches `ip` (§5.1, §5.6):
+/// `Some(matched)` for `all`, `ip4` and `ip6` (an `ip4` never matches an
+/// IPv6 client, nor `ip6` an IPv4 one); `None` for the DNS-querying ones.
+pub(super) fn static_match(mechanism: &Mechanism, ip: IpAddr) -> Option<bool> {
+    match (mechanism, ip) {
+        (Mechanism::All, _) => Some(true),
+        (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => Some(in_v4(*addr, prefix.unwrap_or(32), ip)),
+        (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => Some(in_v6(*addr, prefix.unwrap_or(128), ip)),
+        (Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. }, _) => Some(false),
+        _ => None,
+    }
+}
+
 /// Moves `frame` past the terms that need no DNS and cannot match `ip`
 /// (modifiers, `ip4`/`ip6` ranges without it): the common run of a large
 /// provider record, scanned without any bookkeeping. Stops at the first term
@@ -245,12 +258,7 @@ fn skip_static_misses(frame: &mut Frame, ip: IpAddr) {
     for term in &frame.record.terms()[frame.next.min(frame.record.terms().len())..] {
         let miss = match term {
             Term::Modifier(_) => true,
-            Term::Directive(directive) => match (&directive.mechanism, ip) {
-                (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => !in_v4(*addr, prefix.unwrap_or(32), ip),
-                (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => !in_v6(*addr, prefix.unwrap_or(128), ip),
-                (Mechanism::Ip4 { .. }, IpAddr::V6(_)) | (Mechanism::Ip6 { .. }, IpAddr::V4(_)) => true,
-                _ => false,
-            },
+            Term::Directive(directive) => static_match(&directive.mechanism, ip) == Some(false),
         };
         if !miss {
             return;
@@ -737,15 +745,9 @@ impl<L: Lookup> Run<'_, L> {
             return TermOutcome::Error(SpfResult::PermError, reason);
         }
         let outcome = match mechanism {
-            Mechanism::All => TermOutcome::Match,
-            Mechanism::Ip4 { addr, prefix } => match self.ip {
-                IpAddr::V4(ip) => bool_outcome(in_v4(*addr, prefix.unwrap_or(32), ip)),
-                IpAddr::V6(_) => TermOutcome::NoMatch,
-            },
-            Mechanism::Ip6 { addr, prefix } => match self.ip {
-                IpAddr::V6(ip) => bool_outcome(in_v6(*addr, prefix.unwrap_or(128), ip)),
-                IpAddr::V4(_) => TermOutcome::NoMatch,
-            },
+            Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {
+                bool_outcome(static_match(mechanism, self.ip) == Some(true))
+            }
             Mechanism::A { domain: spec, cidr } => {
                 match self.target_or_current(spec.as_ref(), domain, depth).await {
                     None => self.void_no_match(directive, domain),
@@ -1054,12 +1056,12 @@ fn dns_error(name: &str, rtype: RecordType, failure: crate::dns::TempFailure) ->
     TermOutcome::Error(SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure })
 }
 
-pub(super) fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
+fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
     u32::from(net) & mask == u32::from(ip) & mask
 }
 
-pub(super) fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
+fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
     let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
     u128::from(net) & mask == u128::from(ip) & mask
 }

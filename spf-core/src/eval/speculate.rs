@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::Limits;
-use super::check_host::{expand_target, in_v4, in_v6, valid_name};
+use super::check_host::{expand_target, static_match, valid_name};
 use crate::dns::{Answer, Prefetcher, RecordType, Records};
 use crate::macros::{MacroLetter, MacroVars};
 use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term};
@@ -52,7 +52,9 @@ use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term
 /// either way; only the timing of queries changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Speculation {
-    /// Start the lookups a fetched record will need concurrently. Default on.
+    /// Start the lookups a fetched record will need concurrently. Default
+    /// on. A [`Checker`](crate::Checker) over an in-memory zone never
+    /// speculates: its answers are at hand.
     pub enabled: bool,
     /// Most speculative lookups one check starts (answers already cached
     /// count too). Default 30.
@@ -171,18 +173,7 @@ impl Plan {
         let mut leaves = 0;
         for term in record.terms() {
             let Term::Directive(directive) = term else { continue };
-            let static_match = match (&directive.mechanism, self.ip) {
-                (Mechanism::All, _) => Some(true),
-                (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => {
-                    Some(in_v4(*addr, prefix.unwrap_or(32), ip))
-                }
-                (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => {
-                    Some(in_v6(*addr, prefix.unwrap_or(128), ip))
-                }
-                (Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. }, _) => Some(false),
-                _ => None,
-            };
-            match static_match {
+            match static_match(&directive.mechanism, self.ip) {
                 Some(true) => {
                     // Evaluation ends here (in this record).
                     if directive.qualifier == Qualifier::Fail && !uncertain {
