@@ -244,24 +244,161 @@ impl MacroString {
         }
     }
 
-    /// Expands the string into `out` (§7.3, §7.4).
-    pub fn expand_into(&self, vars: &MacroVars<'_>, out: &mut String) {
+    /// Expands a domain-spec into the name to query (§7.3): lower case,
+    /// without a trailing dot, shortened from the left by whole labels to at
+    /// most [`MAX_DOMAIN_NAME`] octets. Computed from the right: once the
+    /// kept suffix is known, the parts further left are never expanded, so
+    /// a target of thousands of `%{s}` costs what its last 256 octets cost.
+    /// `None` when the check's expansion `budget` runs out (the caller treats
+    /// the target like any name that cannot be queried). The result may
+    /// still be no valid name (an empty label, a label over 63 octets).
+    pub fn expand_domain(&self, vars: &MacroVars<'_>, budget: &mut ExpansionBudget) -> Option<String> {
+        // The kept suffix of a name over 253 octets starts after a dot at
+        // most 254 octets from its end; with a trailing dot to drop, the
+        // last 255 octets decide the result, whatever lies to their left.
+        const WINDOW: usize = MAX_DOMAIN_NAME + 2;
+        let mut reversed: Vec<u8> = Vec::with_capacity(WINDOW);
+        let mut scratch = String::new();
+        'parts: for part in self.parts.iter().rev() {
+            scratch.clear();
+            let read = expand_part(part, vars, &mut scratch);
+            if !budget.charge(read + scratch.len()) {
+                return None;
+            }
+            for &b in scratch.as_bytes().iter().rev() {
+                if reversed.len() == WINDOW {
+                    break 'parts;
+                }
+                reversed.push(b.to_ascii_lowercase());
+            }
+        }
+        reversed.reverse();
+        let mut name = reversed;
+        if name.last() == Some(&b'.') {
+            name.pop();
+        }
+        let keep = truncate_domain_bytes(&name);
+        // The kept suffix starts after an ASCII dot (or is all of what was
+        // built from the start), so it holds whole UTF-8 characters.
+        Some(String::from_utf8_lossy(&name[name.len() - keep..]).into_owned())
+    }
+
+    /// Expands explanation text (§6.2): left to right, stopping at `max`
+    /// octets (at a character boundary) or when the check's expansion
+    /// `budget` runs out, whichever comes first; nothing past the stop is
+    /// expanded.
+    pub fn expand_text(&self, vars: &MacroVars<'_>, max: usize, budget: &mut ExpansionBudget) -> String {
+        let mut out = String::new();
+        let mut scratch = String::new();
         for part in self.parts.iter() {
-            match part {
-                MacroPart::Literal(s) => out.push_str(s),
-                MacroPart::Escape(b'%') => out.push('%'),
-                MacroPart::Escape(b'_') => out.push(' '),
-                MacroPart::Escape(_) => out.push_str("%20"),
-                MacroPart::Expand(e) => expand_one(e, vars, out),
+            if out.len() >= max {
+                break;
+            }
+            scratch.clear();
+            let read = expand_part(part, vars, &mut scratch);
+            if !budget.charge(read + scratch.len()) {
+                break;
+            }
+            let mut room = max - out.len();
+            if scratch.len() > room {
+                while !scratch.is_char_boundary(room) {
+                    room -= 1;
+                }
+                out.push_str(&scratch[..room]);
+                break;
+            }
+            out.push_str(&scratch);
+        }
+        out
+    }
+
+    /// Expands the string as explanation text, at most
+    /// [`MAX_EXPLANATION`] octets, with a fresh per-check budget.
+    pub fn expand(&self, vars: &MacroVars<'_>) -> String {
+        self.expand_text(vars, MAX_EXPLANATION, &mut ExpansionBudget::default())
+    }
+}
+
+/// The longest name expansion produces for a DNS query (RFC 7208 §7.3:
+/// "the maximum length of a domain name in this format").
+pub const MAX_DOMAIN_NAME: usize = 253;
+
+/// The longest explanation expansion produces: one SMTP reply line of
+/// text (RFC 5321 §4.5.3.1.5 allows 512 octets including the reply code).
+pub const MAX_EXPLANATION: usize = 512;
+
+/// Expansion work one check may do, in octets: macro values read plus
+/// octets produced, over every target and explanation of the check. A
+/// legitimate check needs a few kilobytes (10 DNS-querying terms of a few
+/// macros over a sender of at most 256 octets, RFC 5321 §4.5.3.1.3, plus
+/// 512 octets of explanation); a hostile record of many macros over a long
+/// local part stops here instead of costing memory and time.
+pub const EXPANSION_BUDGET: usize = 256 * 1024;
+
+/// What is left of a check's expansion work ([`EXPANSION_BUDGET`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpansionBudget {
+    left: usize,
+}
+
+impl Default for ExpansionBudget {
+    fn default() -> Self {
+        ExpansionBudget { left: EXPANSION_BUDGET }
+    }
+}
+
+impl ExpansionBudget {
+    /// A budget of `octets`.
+    pub fn new(octets: usize) -> ExpansionBudget {
+        ExpansionBudget { left: octets }
+    }
+
+    /// Octets of work left.
+    pub fn remaining(&self) -> usize {
+        self.left
+    }
+
+    /// Whether the budget ran out.
+    pub fn exhausted(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Takes `octets` of work; false (and the budget empty) when there was
+    /// not that much left.
+    fn charge(&mut self, octets: usize) -> bool {
+        match self.left.checked_sub(octets) {
+            Some(left) => {
+                self.left = left;
+                true
+            }
+            None => {
+                self.left = 0;
+                false
             }
         }
     }
+}
 
-    /// Expands the string.
-    pub fn expand(&self, vars: &MacroVars<'_>) -> String {
-        let mut out = String::new();
-        self.expand_into(vars, &mut out);
-        out
+/// Expands one part into `out`; returns the octets of macro values read.
+fn expand_part(part: &MacroPart, vars: &MacroVars<'_>, out: &mut String) -> usize {
+    match part {
+        MacroPart::Literal(s) => {
+            out.push_str(s);
+            0
+        }
+        MacroPart::Escape(b'%') => {
+            out.push('%');
+            0
+        }
+        MacroPart::Escape(b'_') => {
+            out.push(' ');
+            0
+        }
+        MacroPart::Escape(_) => {
+            out.push_str("%20");
+            0
+        }
+        MacroPart::Expand(e) => expand_one(e, vars, out),
     }
 }
 
@@ -343,7 +480,8 @@ pub struct MacroVars<'a> {
     pub validated_name: &'a str,
 }
 
-fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) {
+/// Expands one macro into `out`; returns the octets of its value read.
+fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) -> usize {
     let mut scratch = String::new();
     let value: &str = match e.letter {
         MacroLetter::Sender => vars.sender,
@@ -397,6 +535,7 @@ fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) {
         let expanded = out.split_off(start);
         url_escape_into(&expanded, out);
     }
+    value.len()
 }
 
 /// Writes `<ip>` as the `i` macro has it: dotted quad, or 32 dot-separated
@@ -436,14 +575,19 @@ fn url_escape_into(text: &str, out: &mut String) {
 /// Shortens an expanded domain name longer than 253 characters by removing
 /// whole labels from the left (§7.3). Returns the kept suffix.
 pub fn truncate_domain(name: &str) -> &str {
+    &name[name.len() - truncate_domain_bytes(name.as_bytes())..]
+}
+
+/// The length of the suffix [`truncate_domain`] keeps.
+fn truncate_domain_bytes(name: &[u8]) -> usize {
     let mut rest = name;
-    while rest.len() > 253 {
-        match rest.find('.') {
+    while rest.len() > MAX_DOMAIN_NAME {
+        match rest.iter().position(|&b| b == b'.') {
             Some(dot) => rest = &rest[dot + 1..],
-            None => return "",
+            None => return 0,
         }
     }
-    rest
+    rest.len()
 }
 
 impl fmt::Display for MacroString {

@@ -3,6 +3,7 @@
 mod cache;
 mod headers;
 mod hostile;
+mod issue_14;
 mod lint;
 mod properties;
 mod real_dns;

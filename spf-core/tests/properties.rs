@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use spf_core::Record;
-use spf_core::macros::{MacroContext, MacroString, MacroVars};
+use spf_core::macros::{ExpansionBudget, MacroContext, MacroString, MacroVars, truncate_domain};
 
 /// Pieces that records are made of, so random records reach deep paths.
 const FRAGMENTS: &[&str] = &[
@@ -174,6 +174,28 @@ proptest! {
         let vars = vars(&sender, &local, &domain, &helo, ip);
         if let Ok(m) = MacroString::parse(text.as_bytes(), MacroContext::Explanation) {
             let _ = m.expand(&vars);
+        }
+    }
+
+    // Issue 14, item 1: the target built from the right is exactly the
+    // whole expansion, lower-cased, without its trailing dot, shortened
+    // from the left by whole labels (RFC 7208 §7.3).
+    #[test]
+    fn domain_expansion_from_the_right_equals_the_whole_expansion(
+        text in spf_like(),
+        repeat in 1usize..40,
+        (sender, local, domain, helo, ip) in vars_strategy(),
+    ) {
+        let vars = vars(&sender, &local, &domain, &helo, ip);
+        let text = text.replace(' ', "").repeat(repeat);
+        if let Ok(m) = MacroString::parse(text.as_bytes(), MacroContext::Record) {
+            let mut whole = m.expand_text(&vars, usize::MAX, &mut ExpansionBudget::new(usize::MAX));
+            whole.make_ascii_lowercase();
+            if whole.ends_with('.') {
+                whole.pop();
+            }
+            let expected = truncate_domain(&whole).to_string();
+            prop_assert_eq!(m.expand_domain(&vars, &mut ExpansionBudget::new(usize::MAX)), Some(expected));
         }
     }
 }

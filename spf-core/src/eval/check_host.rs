@@ -2,18 +2,21 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallvec::SmallVec;
 
 use super::speculate::{Client, Plan, Speculation};
+use super::target::{expand_target, in_v4, in_v6, static_match, valid_name};
 use super::trace;
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records};
 use crate::error::normalize_ip;
 use crate::eval::{Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, VoidCounting};
-use crate::macros::{MacroContext, MacroLetter, MacroString, MacroVars, truncate_domain, write_dotted_ip};
+use crate::macros::{
+    ExpansionBudget, MAX_EXPLANATION, MacroContext, MacroLetter, MacroString, MacroVars, write_dotted_ip,
+};
 use crate::record::{
     Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term,
 };
@@ -147,6 +150,7 @@ impl<L: Lookup> Evaluator<L> {
             plan: None,
             trace_omitted: 0,
             validated_name: None,
+            budget: ExpansionBudget::default(),
         };
         let domain = normalize_domain(domain);
         let outcome = run.run(&domain).await;
@@ -203,13 +207,6 @@ fn normalize_domain(domain: &str) -> Arc<str> {
     if d.bytes().any(|b| b.is_ascii_uppercase()) { d.to_ascii_lowercase().into() } else { d.into() }
 }
 
-/// Whether `name` (no trailing dot) can be queried at all: at most 253
-/// octets in labels of 1 to 63 octets. DNS labels may hold any octet, so a
-/// macro expansion with spaces or `%` is still queried.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
-}
-
 /// §4.3: `<domain>` must be a well-formed multi-label domain name: a
 /// queryable name of visible ASCII characters, not a domain literal.
 fn valid_domain(name: &str) -> bool {
@@ -217,36 +214,6 @@ fn valid_domain(name: &str) -> bool {
         && name.contains('.')
         && name.bytes().all(|b| (0x21..=0x7e).contains(&b))
         && !name.starts_with('[')
-}
-
-/// A domain-spec expanded into a name to query (§7.3: lower case, no
-/// trailing dot, shortened to 253 characters); `None` when the result cannot
-/// be a DNS name.
-pub(super) fn expand_target(spec: &DomainSpec, vars: &MacroVars<'_>) -> Option<Arc<str>> {
-    if let Some((literal, queryable)) = spec.literal_shared() {
-        return queryable.then(|| Arc::clone(literal));
-    }
-    let mut name = spec.macro_string().expand(vars);
-    name.make_ascii_lowercase();
-    if name.ends_with('.') {
-        name.pop();
-    }
-    let keep = truncate_domain(&name).len();
-    name.drain(..name.len() - keep);
-    valid_name(&name).then(|| name.into())
-}
-
-/// Whether a mechanism that needs no DNS matches `ip` (§5.1, §5.6):
-/// `Some(matched)` for `all`, `ip4` and `ip6` (an `ip4` never matches an
-/// IPv6 client, nor `ip6` an IPv4 one); `None` for the DNS-querying ones.
-pub(super) fn static_match(mechanism: &Mechanism, ip: IpAddr) -> Option<bool> {
-    match (mechanism, ip) {
-        (Mechanism::All, _) => Some(true),
-        (Mechanism::Ip4 { addr, prefix }, IpAddr::V4(ip)) => Some(in_v4(*addr, prefix.unwrap_or(32), ip)),
-        (Mechanism::Ip6 { addr, prefix }, IpAddr::V6(ip)) => Some(in_v6(*addr, prefix.unwrap_or(128), ip)),
-        (Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. }, _) => Some(false),
-        _ => None,
-    }
 }
 
 /// Moves `frame` past the terms that need no DNS and cannot match `ip`
@@ -340,6 +307,8 @@ struct Run<'a, L> {
     plan: Option<Arc<Plan>>,
     /// `%{p}`, computed at most once per check.
     validated_name: Option<String>,
+    /// Expansion work left for this check's targets and explanation.
+    budget: ExpansionBudget,
 }
 
 impl<L: Lookup> Run<'_, L> {
@@ -361,7 +330,9 @@ impl<L: Lookup> Run<'_, L> {
         false
     }
 
-    fn vars<'b>(&'b self, domain: &'b str) -> MacroVars<'b> {
+    /// The macro values for `domain` (§7.2). `%{t}` is read from the clock
+    /// only for explanations (`exp_text`): targets cannot use it (§7.2).
+    fn vars<'b>(&'b self, domain: &'b str, timestamp: u64) -> MacroVars<'b> {
         MacroVars {
             sender: self.sender,
             local_part: self.local_part,
@@ -370,11 +341,24 @@ impl<L: Lookup> Run<'_, L> {
             ip: self.ip,
             helo: self.helo,
             receiver: self.receiver,
-            timestamp: self
-                .timestamp
-                .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+            timestamp,
             validated_name: self.validated_name.as_deref().unwrap_or("unknown"),
         }
+    }
+
+    /// `%{t}`: the configured timestamp, or the current time.
+    fn timestamp(&self) -> u64 {
+        self.timestamp
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    }
+
+    /// Expands explanation text within the check's expansion budget and
+    /// [`MAX_EXPLANATION`].
+    fn expand_explanation(&mut self, text: &MacroString, domain: &str) -> String {
+        let mut budget = self.budget;
+        let expanded = text.expand_text(&self.vars(domain, self.timestamp()), MAX_EXPLANATION, &mut budget);
+        self.budget = budget;
+        expanded
     }
 
     async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
@@ -405,7 +389,10 @@ impl<L: Lookup> Run<'_, L> {
         if spec.literal().is_none() && spec.macro_string().uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
-        expand_target(spec, &self.vars(domain))
+        let mut budget = self.budget;
+        let target = expand_target(spec, &self.vars(domain, 0), &mut budget);
+        self.budget = budget;
+        target.ok()
     }
 
     /// Starts the lookups `record` will need (see [`super::speculate`]).
@@ -978,11 +965,12 @@ impl<L: Lookup> Run<'_, L> {
                 }
             }
         }
-        let default = &self.ev.options.default_explanation;
+        let ev = self.ev;
+        let default = &ev.options.default_explanation;
         if default.uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(&domain, depth)).await;
         }
-        default.expand(&self.vars(&domain))
+        self.expand_explanation(default, &domain)
     }
 
     async fn exp_text(
@@ -1011,7 +999,7 @@ impl<L: Lookup> Run<'_, L> {
         if parsed.uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
-        let expanded = parsed.expand(&self.vars(domain));
+        let expanded = self.expand_explanation(&parsed, domain);
         if !expanded.bytes().all(|b| b == b' ' || (0x21..=0x7e).contains(&b)) {
             return Err("not 7-bit ASCII");
         }
@@ -1054,16 +1042,6 @@ fn bool_outcome(matched: bool) -> TermOutcome {
 
 fn dns_error(name: &str, rtype: RecordType, failure: crate::dns::TempFailure) -> TermOutcome {
     TermOutcome::Error(SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure })
-}
-
-fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
-    u32::from(net) & mask == u32::from(ip) & mask
-}
-
-fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
-    u128::from(net) & mask == u128::from(ip) & mask
 }
 
 /// Whether `name` is `target` or ends with `.target` (case-insensitive).

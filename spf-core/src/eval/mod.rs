@@ -3,16 +3,17 @@
 mod check_host;
 mod limits;
 mod speculate;
+mod target;
 mod trace;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub(crate) use check_host::valid_name;
 pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation, mail_from_identity};
 pub use limits::{Limits, VoidCounting};
 pub use speculate::Speculation;
+pub(crate) use target::{BadTarget, expand_target, valid_name};
 pub use trace::{QueryOutcome, TraceEvent};
 
 use crate::dns::{RecordType, TempFailure};

@@ -39,12 +39,12 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use super::Limits;
-use super::check_host::{expand_target, static_match, valid_name};
+use super::target::{expand_target, static_match, valid_name};
 use crate::dns::{Answer, Prefetcher, RecordType, Records};
-use crate::macros::{MacroLetter, MacroVars};
+use crate::macros::{ExpansionBudget, MacroLetter, MacroVars};
 use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term};
 
 /// Whether and how much a check speculates. See the module documentation of
@@ -93,6 +93,9 @@ pub(crate) struct Plan {
     later_includes: bool,
     /// Lookups this check may still start.
     budget: AtomicU32,
+    /// Expansion work its targets may still do
+    /// ([`crate::macros::EXPANSION_BUDGET`]).
+    expansion_left: AtomicUsize,
 }
 
 /// The check's identity, for macros in targets.
@@ -123,6 +126,7 @@ impl Plan {
             limits,
             later_includes: speculation.later_includes,
             budget: AtomicU32::new(speculation.max_queries),
+            expansion_left: AtomicUsize::new(crate::macros::EXPANSION_BUDGET),
         }
     }
 
@@ -155,7 +159,16 @@ impl Plan {
             timestamp: 0,
             validated_name: "unknown",
         };
-        expand_target(spec, &vars)
+        // The plan's own expansion budget, shared by its tasks (an
+        // approximate account under races, which is all a bound needs).
+        let left = self.expansion_left.load(Ordering::Relaxed);
+        let mut budget = ExpansionBudget::new(left);
+        let target = expand_target(spec, &vars, &mut budget);
+        let used = left - budget.remaining();
+        let _ = self
+            .expansion_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l.saturating_sub(used)));
+        target.ok()
     }
 
     /// Starts what `record`, published at `domain`, will need. `before`: a

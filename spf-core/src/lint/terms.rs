@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::macros::{MacroLetter, MacroPart, MacroString, MacroVars, truncate_domain};
+use crate::macros::{ExpansionBudget, MacroLetter, MacroPart, MacroString, MacroVars};
 use crate::record::{
     Directive, DomainSpec, Mechanism, Modifier, ParseError, ParseErrorKind, Qualifier, Record, Term,
 };
@@ -63,19 +63,16 @@ pub(crate) fn resolve(spec: Option<&DomainSpec>, ctx: Ctx<'_>) -> Resolved {
             None => Resolved::Dependent("the current domain, which was not given".to_string()),
         };
     };
-    if let Some(literal) = spec.literal() {
-        return if valid_name(literal) {
-            Resolved::Name(literal.to_string())
-        } else {
-            Resolved::Invalid(literal.to_string())
-        };
-    }
     let macros = spec.macro_string();
     if let Some(why) = client_macros(macros) {
         return Resolved::Dependent(why);
     }
-    let (Some(domain), Some(sender_domain)) = (ctx.domain, ctx.sender_domain.or(ctx.domain)) else {
-        return Resolved::Dependent("%{d}/%{o}, and no domain was given".to_string());
+    let (domain, sender_domain) = match (ctx.domain, ctx.sender_domain.or(ctx.domain)) {
+        (Some(domain), Some(sender_domain)) => (domain, sender_domain),
+        _ if macros.has_macros() => {
+            return Resolved::Dependent("%{d}/%{o}, and no domain was given".to_string());
+        }
+        _ => ("", ""),
     };
     let vars = MacroVars {
         sender: "",
@@ -88,13 +85,14 @@ pub(crate) fn resolve(spec: Option<&DomainSpec>, ctx: Ctx<'_>) -> Resolved {
         timestamp: 0,
         validated_name: "unknown",
     };
-    // §7.3: lower case, no trailing dot, shortened to 253 octets.
-    let mut name = macros.expand(&vars).to_ascii_lowercase();
-    if name.ends_with('.') {
-        name.pop();
+    // The evaluator's own expansion (§7.3), with a budget of its own.
+    match crate::eval::expand_target(spec, &vars, &mut ExpansionBudget::default()) {
+        Ok(name) => Resolved::Name(name.to_string()),
+        Err(crate::eval::BadTarget::Invalid(name)) => Resolved::Invalid(name),
+        Err(crate::eval::BadTarget::OverBudget) => {
+            Resolved::Invalid("(the expansion exceeds its work budget)".to_string())
+        }
     }
-    let name = truncate_domain(&name).to_string();
-    if valid_name(&name) { Resolved::Name(name) } else { Resolved::Invalid(name) }
 }
 
 /// What a macro-string depends on beyond `%{d}` and `%{o}`, if anything.
