@@ -17,6 +17,7 @@ fn eval(result: SpfResult, identity: Identity, sender: &str, helo: &str) -> Eval
         reason: None,
         dns_lookups: 0,
         void_lookups: 0,
+        dns_queries: 0,
         trace: Vec::new(),
     }
 }

@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
 use super::prefetch::{BoxedLookup, PrefetchSource, Prefetcher};
-use super::{Lookup, LookupError, LookupResult, RecordType, Records};
+use super::{Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
 
 /// Where the cache reads the time. Tests use [`ManualClock`] so that TTL
 /// expiry is tested without sleeping.
@@ -176,6 +176,13 @@ pub struct CacheStats {
     /// joining the query in flight). `speculative_queries -
     /// speculative_used` were wasted (or are not read yet).
     pub speculative_used: u64,
+    /// Queries in flight now (the single-flight table): each is awaited
+    /// by at least one lookup. Zero when nothing is being asked.
+    pub inflight: u64,
+    /// Queries left before their answer came because every lookup waiting
+    /// for them was dropped (a check's deadline, a cancelled future); they
+    /// leave the in-flight table at once.
+    pub abandoned: u64,
 }
 
 impl CacheStats {
@@ -223,6 +230,7 @@ struct Counts {
     evictions: u64,
     speculative: u64,
     speculative_used: u64,
+    abandoned: u64,
 }
 
 /// Counters updated outside the shard locks (on the way upstream).
@@ -310,6 +318,8 @@ impl Cache {
             stats.evictions += c.evictions;
             stats.speculative_queries += c.speculative;
             stats.speculative_used += c.speculative_used;
+            stats.inflight += shard.inflight.len() as u64;
+            stats.abandoned += c.abandoned;
         }
         stats
     }
@@ -331,7 +341,20 @@ impl Cache {
         name: &str,
         rtype: RecordType,
     ) -> LookupResult {
-        self.resolve(upstream, name, rtype, false).await
+        self.resolve(upstream, name, rtype, false, &QueryBudget::unlimited()).await
+    }
+
+    /// [`Cache::lookup`] on behalf of a check: a query it sends upstream
+    /// charges its questions to `budget`; an answer from the cache, or a
+    /// wait for a query in flight, costs nothing.
+    pub async fn lookup_charged<L: Lookup + ?Sized>(
+        &self,
+        upstream: &L,
+        name: &str,
+        rtype: RecordType,
+        budget: &QueryBudget,
+    ) -> LookupResult {
+        self.resolve(upstream, name, rtype, false, budget).await
     }
 
     /// A speculative [`Cache::lookup`], for background tasks: the cache is
@@ -346,21 +369,23 @@ impl Cache {
         upstream: Arc<L>,
         name: &str,
         rtype: RecordType,
+        budget: Arc<QueryBudget>,
     ) -> impl Future<Output = LookupResult> + Send + 'static {
         let mut buffer = [0u8; MAX_KEY];
         let probed = encode_key(&mut buffer, name, rtype).map(|key| {
             let key = self.key(key);
-            (key.hash, self.probe(key, true))
+            match self.probe(key, true) {
+                Probe::Hit(result) => Probed::Hit(result),
+                Probe::Wait(flight) => Probed::Wait(FlightGuard::new(Arc::clone(self), key.hash, flight)),
+                Probe::Bypass => Probed::Bypass,
+            }
         });
-        let cache = Arc::clone(self);
         let name: Box<str> = name.into();
         async move {
             match probed {
-                Some((_, Probe::Hit(result))) => result,
-                Some((hash, Probe::Wait(flight))) => {
-                    cache.await_flight(&*upstream, &name, rtype, hash, flight).await
-                }
-                None | Some((_, Probe::Bypass)) => upstream.lookup(&name, rtype).await,
+                Some(Probed::Hit(result)) => result,
+                Some(Probed::Wait(mut guard)) => guard.wait(&*upstream, &name, rtype, &budget).await,
+                None | Some(Probed::Bypass) => upstream.lookup_charged(&name, rtype, &budget).await,
             }
         }
     }
@@ -371,11 +396,12 @@ impl Cache {
         name: &str,
         rtype: RecordType,
         speculative: bool,
+        budget: &QueryBudget,
     ) -> LookupResult {
         let mut buffer = [0u8; MAX_KEY];
         let Some(key) = encode_key(&mut buffer, name, rtype) else {
             // Longer than any DNS name: nothing to share; ask directly.
-            return Box::pin(upstream.lookup(name, rtype)).await;
+            return Box::pin(upstream.lookup_charged(name, rtype, budget)).await;
         };
         let key = self.key(key);
         match self.probe(key, speculative) {
@@ -383,8 +409,11 @@ impl Cache {
             // Boxed: the upstream query's state is large and only a miss
             // needs it, so every caller's future stays small and cheap to
             // move on a hit.
-            Probe::Wait(flight) => Box::pin(self.await_flight(upstream, name, rtype, key.hash, flight)).await,
-            Probe::Bypass => Box::pin(upstream.lookup(name, rtype)).await,
+            Probe::Wait(flight) => {
+                let mut guard = FlightGuard::new(self, key.hash, flight);
+                Box::pin(guard.wait(upstream, name, rtype, budget)).await
+            }
+            Probe::Bypass => Box::pin(upstream.lookup_charged(name, rtype, budget)).await,
         }
     }
 
@@ -449,27 +478,19 @@ impl Cache {
         }
     }
 
-    /// Waits for a query in flight. Whoever runs the initialiser asks
-    /// upstream; everyone else waits for its answer. If that caller is
-    /// cancelled, a waiter takes over.
-    async fn await_flight<L: Lookup + ?Sized>(
-        &self,
-        upstream: &L,
-        name: &str,
-        rtype: RecordType,
-        hash: u64,
-        flight: Flight,
-    ) -> LookupResult {
-        let result = flight
-            .answer
-            .get_or_init(|| async {
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                let result = upstream.lookup(name, rtype).await;
-                self.store(hash, &result, &flight);
-                result
-            })
-            .await;
-        result.clone()
+    /// Removes the in-flight entry of a query nobody waits for any more
+    /// (see [`FlightGuard`]).
+    fn abandon(&self, hash: u64, flight: Flight) {
+        let mut shard = lock(&self.shards[self.shard_of(hash)]);
+        let registered = shard.inflight.get(&hash).is_some_and(|f| Arc::ptr_eq(f, &flight));
+        // Every clone but the table's is held by a guard, and guards drop
+        // theirs under this lock: after dropping ours, a count of one means
+        // nobody else waits, and nobody can start waiting while we hold it.
+        drop(flight);
+        if registered && shard.inflight.get(&hash).is_some_and(|f| Arc::strong_count(f) == 1) {
+            shard.inflight.remove(&hash);
+            shard.counts.abandoned += 1;
+        }
     }
 
     /// The shard of a key's hash: its middle bits (the shard's own table
@@ -482,11 +503,12 @@ impl Cache {
     fn lifetime(&self, result: &LookupResult) -> Duration {
         let c = &self.config;
         match result {
-            Ok(answer) => Duration::from_secs(answer.ttl.into()).clamp(c.min_ttl, c.max_ttl.max(c.min_ttl)),
+            Ok(answer) => seconds(answer.ttl).clamp(c.min_ttl, c.max_ttl.max(c.min_ttl)),
             Err(LookupError::NxDomain { ttl } | LookupError::NoData { ttl }) => {
-                Duration::from_secs((*ttl).into())
-                    .clamp(c.negative_min_ttl, c.negative_max_ttl.max(c.negative_min_ttl))
+                seconds(*ttl).clamp(c.negative_min_ttl, c.negative_max_ttl.max(c.negative_min_ttl))
             }
+            // One check's budget ran out: nothing to remember for others.
+            Err(LookupError::Temporary(TempFailure::QueryLimit)) => Duration::ZERO,
             Err(LookupError::Temporary(_)) => c.temp_error_ttl.min(Duration::from_secs(30)),
         }
     }
@@ -521,6 +543,13 @@ impl Cache {
     }
 }
 
+/// A TTL as a duration. RFC 2181 §8: "Implementations should treat TTL
+/// values received with the most significant bit set as if the entire value
+/// received was zero."
+fn seconds(ttl: u32) -> Duration {
+    if ttl >= 1 << 31 { Duration::ZERO } else { Duration::from_secs(ttl.into()) }
+}
+
 /// A cache key and its hash.
 #[derive(Clone, Copy)]
 struct Key<'k> {
@@ -536,6 +565,65 @@ enum Probe {
     Wait(Flight),
     /// Another key with the same hash is in flight: ask upstream directly.
     Bypass,
+}
+
+/// What [`Cache::prefetch`] found, with the flight already guarded.
+enum Probed {
+    Hit(LookupResult),
+    Wait(FlightGuard<Arc<Cache>>),
+    Bypass,
+}
+
+/// A caller's share of a query in flight. Whoever runs the initialiser asks
+/// upstream; everyone else waits for its answer; if that caller is
+/// cancelled (its check hit its deadline, its future was dropped), a waiter
+/// takes over and asks upstream itself. When the last guard of a query that
+/// never got its answer is dropped, the query leaves the in-flight table:
+/// cancelled lookups leave nothing behind, however many there are.
+struct FlightGuard<C: std::ops::Deref<Target = Cache>> {
+    cache: C,
+    hash: u64,
+    flight: Option<Flight>,
+}
+
+impl<C: std::ops::Deref<Target = Cache>> FlightGuard<C> {
+    fn new(cache: C, hash: u64, flight: Flight) -> Self {
+        FlightGuard { cache, hash, flight: Some(flight) }
+    }
+
+    async fn wait<L: Lookup + ?Sized>(
+        &mut self,
+        upstream: &L,
+        name: &str,
+        rtype: RecordType,
+        budget: &QueryBudget,
+    ) -> LookupResult {
+        let Some(flight) = self.flight.as_ref() else {
+            return upstream.lookup_charged(name, rtype, budget).await;
+        };
+        let cache = &*self.cache;
+        let hash = self.hash;
+        let result = flight
+            .answer
+            .get_or_init(|| async {
+                cache.counters.misses.fetch_add(1, Ordering::Relaxed);
+                let result = upstream.lookup_charged(name, rtype, budget).await;
+                cache.store(hash, &result, flight);
+                result
+            })
+            .await;
+        result.clone()
+    }
+}
+
+impl<C: std::ops::Deref<Target = Cache>> Drop for FlightGuard<C> {
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take()
+            && !flight.answer.initialized()
+        {
+            self.cache.abandon(self.hash, flight);
+        }
+    }
 }
 
 /// Hashing for maps keyed by an already computed 64-bit hash.
@@ -651,6 +739,10 @@ impl<L: Lookup + 'static> Lookup for CachedLookup<L> {
         self.shared.cache.lookup(&self.shared.upstream, name, rtype).await
     }
 
+    async fn lookup_charged(&self, name: &str, rtype: RecordType, budget: &QueryBudget) -> LookupResult {
+        self.shared.cache.lookup_charged(&self.shared.upstream, name, rtype, budget).await
+    }
+
     fn prefetcher(&self) -> Option<Prefetcher> {
         let runtime = self.runtime.clone().or_else(|| Handle::try_current().ok())?;
         Some(Prefetcher::new(Arc::clone(&self.shared) as Arc<dyn PrefetchSource>, runtime))
@@ -658,7 +750,7 @@ impl<L: Lookup + 'static> Lookup for CachedLookup<L> {
 }
 
 impl<L: Lookup + 'static> PrefetchSource for Shared<L> {
-    fn fetch(&self, name: &str, rtype: RecordType) -> BoxedLookup {
-        Box::pin(self.cache.prefetch(Arc::clone(&self.upstream), name, rtype))
+    fn fetch(&self, name: &str, rtype: RecordType, budget: Arc<QueryBudget>) -> BoxedLookup {
+        Box::pin(self.cache.prefetch(Arc::clone(&self.upstream), name, rtype, budget))
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::Prefetcher;
@@ -207,6 +207,58 @@ pub enum TempFailure {
     /// Any other failure (network, malformed answer, ...).
     #[error("{0}")]
     Other(Arc<str>),
+    /// The check already put its most questions on the wire
+    /// ([`QueryBudget`]); this lookup was not sent. Never cached.
+    #[error("the check's DNS query limit was reached")]
+    QueryLimit,
+}
+
+/// The DNS questions one check may still put on the wire: every name asked
+/// of a nameserver counts (CNAME hops chased one by one and speculative
+/// lookups included); answers from the cache, and waiting for another
+/// check's query in flight, do not. Shared by a check and its speculative
+/// lookups. Once it is spent, the check starts no more lookups (they end in
+/// [`TempFailure::QueryLimit`]); lookups already under way finish the CNAME
+/// hops they are chasing (at most [`MAX_CNAME_HOPS`] each).
+#[derive(Debug)]
+pub struct QueryBudget {
+    left: AtomicU32,
+    sent: AtomicU32,
+}
+
+/// The most CNAME hops one lookup follows, within an answer or by asking
+/// again; a longer chain, or a loop, is a temporary error (`temperror`),
+/// from a nameserver and from a [`Zone`](super::Zone) alike.
+pub const MAX_CNAME_HOPS: usize = 8;
+
+impl QueryBudget {
+    /// A budget of `questions`.
+    pub fn new(questions: u32) -> QueryBudget {
+        QueryBudget { left: AtomicU32::new(questions), sent: AtomicU32::new(0) }
+    }
+
+    /// No limit (for lookups made outside any check).
+    pub fn unlimited() -> QueryBudget {
+        QueryBudget::new(u32::MAX)
+    }
+
+    /// Whether another lookup may start.
+    pub fn has_room(&self) -> bool {
+        self.left.load(Ordering::Relaxed) > 0
+    }
+
+    /// Counts `questions` put on the wire.
+    pub fn charge(&self, questions: u32) {
+        let _ = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l.saturating_sub(questions)));
+        self.sent.fetch_add(questions, Ordering::Relaxed);
+    }
+
+    /// Questions counted so far.
+    pub fn sent(&self) -> u32 {
+        self.sent.load(Ordering::Relaxed)
+    }
 }
 
 /// The result of one lookup.
@@ -222,6 +274,21 @@ pub trait Lookup: Send + Sync {
     /// Looks up `name` for records of type `rtype`.
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send;
 
+    /// [`Lookup::lookup`] on behalf of a check with `budget`: charges each
+    /// question the lookup puts on the wire (a resolver that chases CNAME
+    /// hops one by one charges each hop; a cache charges nothing for an
+    /// answer it holds). It never refuses: the evaluation checks the budget
+    /// before it starts a lookup. The default charges one question.
+    fn lookup_charged(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        budget: &QueryBudget,
+    ) -> impl Future<Output = LookupResult> + Send {
+        budget.charge(1);
+        self.lookup(name, rtype)
+    }
+
     /// A handle for speculative background queries whose answers later
     /// lookups through `self` will find (see [`crate::eval::Speculation`]),
     /// if this lookup has somewhere to keep them. Default: none, and a
@@ -236,6 +303,15 @@ impl<L: Lookup + ?Sized> Lookup for &L {
         (**self).lookup(name, rtype)
     }
 
+    fn lookup_charged(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        budget: &QueryBudget,
+    ) -> impl Future<Output = LookupResult> + Send {
+        (**self).lookup_charged(name, rtype, budget)
+    }
+
     fn prefetcher(&self) -> Option<Prefetcher> {
         (**self).prefetcher()
     }
@@ -244,6 +320,15 @@ impl<L: Lookup + ?Sized> Lookup for &L {
 impl<L: Lookup + ?Sized> Lookup for Arc<L> {
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send {
         (**self).lookup(name, rtype)
+    }
+
+    fn lookup_charged(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        budget: &QueryBudget,
+    ) -> impl Future<Output = LookupResult> + Send {
+        (**self).lookup_charged(name, rtype, budget)
     }
 
     fn prefetcher(&self) -> Option<Prefetcher> {

@@ -9,7 +9,8 @@ pub mod zone;
 pub use cache::{Cache, CacheConfig, CacheStats, CachedLookup};
 pub use hickory::{HickoryLookup, ResolverSettings};
 pub use lookup::{
-    Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecord, TxtRecords,
+    Answer, Lookup, LookupError, LookupResult, MAX_CNAME_HOPS, QueryBudget, RecordType, Records, TempFailure,
+    TxtRecord, TxtRecords,
 };
 pub use prefetch::Prefetcher;
 pub use zone::Zone;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::{LookupResult, RecordType};
+use super::{LookupResult, QueryBudget, RecordType};
 
 /// A boxed, `'static` lookup future.
 pub(crate) type BoxedLookup = Pin<Box<dyn Future<Output = LookupResult> + Send>>;
@@ -27,7 +27,7 @@ pub(crate) trait PrefetchSource: Send + Sync {
     /// it is neither cached nor in flight. The cache is consulted (and the
     /// query registered in flight) when this is called, not when the
     /// future is first polled.
-    fn fetch(&self, name: &str, rtype: RecordType) -> BoxedLookup;
+    fn fetch(&self, name: &str, rtype: RecordType, budget: Arc<QueryBudget>) -> BoxedLookup;
 }
 
 /// Runs speculative lookups in the background. Cheap to clone.
@@ -52,12 +52,14 @@ impl Prefetcher {
     /// only if the answer is neither cached nor in flight. The query is
     /// registered in flight at once, so a lookup made after this call joins
     /// it rather than sending its own.
+    /// Questions it sends are charged to `budget` (the check's).
     pub fn fetch(
         &self,
         name: &str,
         rtype: RecordType,
+        budget: Arc<QueryBudget>,
     ) -> impl Future<Output = LookupResult> + Send + 'static {
-        self.source.fetch(name, rtype)
+        self.source.fetch(name, rtype, budget)
     }
 
     /// Runs `work` in the background on the prefetcher's runtime. Its

@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use super::speculate::{Client, Plan, Speculation};
 use super::target::{expand_target, in_v4, in_v6, static_match, valid_name};
 use super::trace;
-use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records};
+use crate::dns::{Answer, Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
 use crate::error::normalize_ip;
 use crate::eval::{Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, VoidCounting};
 use crate::macros::{
@@ -151,6 +151,7 @@ impl<L: Lookup> Evaluator<L> {
             trace_omitted: 0,
             validated_name: None,
             budget: ExpansionBudget::default(),
+            queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
         };
         let domain = normalize_domain(domain);
         let outcome = run.run(&domain).await;
@@ -174,6 +175,7 @@ impl<L: Lookup> Evaluator<L> {
             reason: outcome.reason,
             dns_lookups: run.dns_terms,
             void_lookups: run.void,
+            dns_queries: run.queries.sent(),
             trace: run.trace,
         }
     }
@@ -309,6 +311,8 @@ struct Run<'a, L> {
     validated_name: Option<String>,
     /// Expansion work left for this check's targets and explanation.
     budget: ExpansionBudget,
+    /// DNS questions left for this check and its speculation.
+    queries: Arc<QueryBudget>,
 }
 
 impl<L: Lookup> Run<'_, L> {
@@ -362,7 +366,11 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
-        let result = self.ev.lookup.lookup(name, rtype).await;
+        let result = if self.queries.has_room() {
+            self.ev.lookup.lookup_charged(name, rtype, &self.queries).await
+        } else {
+            Err(LookupError::Temporary(TempFailure::QueryLimit))
+        };
         if self.tracing() {
             let outcome = trace::render_outcome(&result);
             self.trace.push(TraceEvent::Query { depth, name: name.to_string(), rtype, outcome });
@@ -410,7 +418,13 @@ impl<L: Lookup> Run<'_, L> {
                     receiver: self.receiver,
                 };
                 let speculation = self.ev.options.speculation;
-                let plan = Arc::new(Plan::new(prefetcher, &client, *self.limits(), speculation));
+                let plan = Arc::new(Plan::new(
+                    prefetcher,
+                    &client,
+                    *self.limits(),
+                    speculation,
+                    Arc::clone(&self.queries),
+                ));
                 self.plan = Some(Arc::clone(&plan));
                 plan
             }
@@ -669,8 +683,8 @@ impl<L: Lookup> Run<'_, L> {
                 ));
             }
             Err(LookupError::Temporary(failure)) => {
-                let reason = Reason::Dns { name: domain.to_string(), rtype: RecordType::Txt, failure };
-                return Err((Outcome::error(SpfResult::TempError, reason), false));
+                let (result, reason) = dns_failure(domain, RecordType::Txt, failure, self.limits());
+                return Err((Outcome::error(result, reason), false));
             }
             Err(LookupError::NxDomain { .. }) => {
                 return Err((
@@ -756,7 +770,9 @@ impl<L: Lookup> Run<'_, L> {
                 // §5.7: the lookup type is A even for an IPv6 client.
                 Some(target) => match self.query(&target, RecordType::A, depth).await {
                     Ok(_) => TermOutcome::Match,
-                    Err(LookupError::Temporary(failure)) => dns_error(&target, RecordType::A, failure),
+                    Err(LookupError::Temporary(failure)) => {
+                        dns_error(&target, RecordType::A, failure, self.limits())
+                    }
                     Err(_) => self.void_no_match(directive, domain),
                 },
             },
@@ -821,7 +837,7 @@ impl<L: Lookup> Run<'_, L> {
                 IpAddr::V4(_) => TermOutcome::NoMatch,
             },
             Ok(_) => TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => dns_error(name, rtype, failure),
+            Err(LookupError::Temporary(failure)) => dns_error(name, rtype, failure, self.limits()),
             Err(_) if term_query || self.limits().void_counting == VoidCounting::PerLookup => {
                 self.void_no_match(term, domain)
             }
@@ -841,7 +857,9 @@ impl<L: Lookup> Run<'_, L> {
         let names = match self.query(target, RecordType::Mx, depth).await {
             Ok(Answer { records: Records::Mx(names), .. }) => names,
             Ok(_) => return TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => return dns_error(target, RecordType::Mx, failure),
+            Err(LookupError::Temporary(failure)) => {
+                return dns_error(target, RecordType::Mx, failure, self.limits());
+            }
             Err(_) => return self.void_no_match(term, domain),
         };
         // §4.6.4: "the evaluation of each 'MX' record MUST NOT result in
@@ -1040,8 +1058,26 @@ fn bool_outcome(matched: bool) -> TermOutcome {
     if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
 }
 
-fn dns_error(name: &str, rtype: RecordType, failure: crate::dns::TempFailure) -> TermOutcome {
-    TermOutcome::Error(SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure })
+fn dns_error(name: &str, rtype: RecordType, failure: TempFailure, limits: &Limits) -> TermOutcome {
+    let (result, reason) = dns_failure(name, rtype, failure, limits);
+    TermOutcome::Error(result, reason)
+}
+
+/// The result of a lookup that failed temporarily: `temperror` (§2.6.6),
+/// or `permerror` when the check's query limit stopped it.
+fn dns_failure(name: &str, rtype: RecordType, failure: TempFailure, limits: &Limits) -> (SpfResult, Reason) {
+    match failure {
+        TempFailure::QueryLimit => (
+            SpfResult::PermError,
+            Reason::Limit {
+                limit: LimitKind::Queries,
+                max: limits.max_queries,
+                term: format!("{rtype} {name}"),
+                domain: name.to_string(),
+            },
+        ),
+        failure => (SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure }),
+    }
 }
 
 /// Whether `name` is `target` or ends with `.target` (case-insensitive).

@@ -33,6 +33,15 @@ pub struct Limits {
     pub ptr_names: u32,
     /// How void lookups are counted. Default per term.
     pub void_counting: VoidCounting,
+    /// DNS questions one check may put on the wire: names asked of a
+    /// nameserver, CNAME hops chased one by one and speculative lookups
+    /// included; cached answers do not count. Once spent, the check starts
+    /// no more lookups and ends in `permerror` (the query limit); lookups
+    /// already under way finish their CNAME hops (at most 8 each). Default
+    /// 160: the most the RFC's limits allow (1 TXT, then 10 `mx` terms of 1
+    /// MX and 10 address lookups each, an `exp=` TXT and a `%{p}` PTR walk
+    /// of 11: 123 lookups), plus 30 speculative ones, with room to spare.
+    pub max_queries: u32,
 }
 
 impl Default for Limits {
@@ -43,6 +52,7 @@ impl Default for Limits {
             mx_names: 10,
             ptr_names: 10,
             void_counting: VoidCounting::PerTerm,
+            max_queries: 160,
         }
     }
 }

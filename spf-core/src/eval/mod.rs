@@ -88,6 +88,10 @@ pub enum LimitKind {
     VoidLookups,
     /// An `mx` term whose MX answer has more names than allowed (default 10).
     MxNames,
+    /// More DNS questions on the wire than one check may send
+    /// ([`Limits::max_queries`], default 160): long CNAME chains answered
+    /// one hop at a time.
+    Queries,
 }
 
 impl fmt::Display for LimitKind {
@@ -96,6 +100,7 @@ impl fmt::Display for LimitKind {
             LimitKind::DnsTerms => "DNS-querying term limit",
             LimitKind::VoidLookups => "void lookup limit",
             LimitKind::MxNames => "MX name limit",
+            LimitKind::Queries => "DNS query limit",
         })
     }
 }
@@ -228,6 +233,11 @@ pub struct Evaluation {
     pub dns_lookups: u32,
     /// Void lookups counted (§4.6.4).
     pub void_lookups: u32,
+    /// DNS questions this check put on the wire (its own and its
+    /// speculative ones, CNAME hops included; answers from the cache are
+    /// free). At most [`Limits::max_queries`] plus the hops of lookups under
+    /// way when it was reached.
+    pub dns_queries: u32,
     /// Each step, in order. Empty when tracing is off.
     pub trace: Vec<TraceEvent>,
 }
@@ -255,6 +265,7 @@ impl Evaluation {
             reason: Some(Reason::Deadline),
             dns_lookups: 0,
             void_lookups: 0,
+            dns_queries: 0,
             trace: Vec::new(),
         }
     }

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use super::Limits;
 use super::target::{expand_target, static_match, valid_name};
-use crate::dns::{Answer, Prefetcher, RecordType, Records};
+use crate::dns::{Answer, Prefetcher, QueryBudget, RecordType, Records};
 use crate::macros::{ExpansionBudget, MacroLetter, MacroVars};
 use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term};
 
@@ -96,6 +96,8 @@ pub(crate) struct Plan {
     /// Expansion work its targets may still do
     /// ([`crate::macros::EXPANSION_BUDGET`]).
     expansion_left: AtomicUsize,
+    /// The check's DNS question budget, which speculation spends too.
+    queries: Arc<QueryBudget>,
 }
 
 /// The check's identity, for macros in targets.
@@ -114,6 +116,7 @@ impl Plan {
         client: &Client<'_>,
         limits: Limits,
         speculation: Speculation,
+        queries: Arc<QueryBudget>,
     ) -> Plan {
         Plan {
             prefetcher,
@@ -127,12 +130,15 @@ impl Plan {
             later_includes: speculation.later_includes,
             budget: AtomicU32::new(speculation.max_queries),
             expansion_left: AtomicUsize::new(crate::macros::EXPANSION_BUDGET),
+            queries,
         }
     }
 
-    /// Takes one lookup from the budget.
+    /// Takes one lookup from the speculation budget, if the check may
+    /// still put questions on the wire.
     fn take(&self) -> bool {
-        self.budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1)).is_ok()
+        self.queries.has_room()
+            && self.budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1)).is_ok()
     }
 
     fn address_type(&self) -> RecordType {
@@ -268,7 +274,7 @@ impl Plan {
         if !self.take() {
             return;
         }
-        let answer = self.prefetcher.fetch(&target, RecordType::Txt);
+        let answer = self.prefetcher.fetch(&target, RecordType::Txt, Arc::clone(&self.queries));
         let plan = Arc::clone(self);
         self.prefetcher.spawn(async move {
             if let Ok(Answer { records: Records::Txt(txt), .. }) = answer.await
@@ -285,7 +291,7 @@ impl Plan {
         if !self.take() {
             return;
         }
-        let answer = self.prefetcher.fetch(name, rtype);
+        let answer = self.prefetcher.fetch(name, rtype, Arc::clone(&self.queries));
         self.prefetcher.spawn(async move {
             let _ = answer.await;
         });
@@ -296,7 +302,7 @@ impl Plan {
         if !self.take() {
             return;
         }
-        let answer = self.prefetcher.fetch(target, RecordType::Mx);
+        let answer = self.prefetcher.fetch(target, RecordType::Mx, Arc::clone(&self.queries));
         let plan = Arc::clone(self);
         self.prefetcher.spawn(async move {
             if let Ok(Answer { records: Records::Mx(names), .. }) = answer.await
