@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{Cache, CacheConfig, CacheStats, RecordType, Zone};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Speculation};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use spf_core::dns::Zone;
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::lint::Overlay;

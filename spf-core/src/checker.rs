@@ -11,7 +11,7 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::Error;
 use crate::dns::{
-    Cache, CacheConfig, CacheStats, CachedLookup, HickoryLookup, Lookup, LookupResult, RecordType,
+    Cache, CacheConfig, CacheStats, CachedLookup, Lookup, LookupResult, QueryBudget, RecordType, Resolver,
     ResolverSettings, Zone,
 };
 use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Speculation};
@@ -68,7 +68,7 @@ impl Default for CheckerConfig {
 #[derive(Debug)]
 pub enum Backend {
     /// hickory-resolver.
-    Resolver(Box<HickoryLookup>),
+    Resolver(Box<Resolver>),
     /// An in-memory zone.
     Zone(Arc<Zone>),
 }
@@ -78,6 +78,13 @@ impl Lookup for Backend {
         match self {
             Backend::Resolver(r) => r.lookup(name, rtype).await,
             Backend::Zone(z) => z.lookup(name, rtype).await,
+        }
+    }
+
+    async fn lookup_charged(&self, name: &str, rtype: RecordType, budget: &QueryBudget) -> LookupResult {
+        match self {
+            Backend::Resolver(r) => r.lookup_charged(name, rtype, budget).await,
+            Backend::Zone(z) => z.lookup_charged(name, rtype, budget).await,
         }
     }
 }
@@ -143,7 +150,7 @@ impl Checker {
         let backend = match &config.dns {
             DnsSource::Resolver(settings) => {
                 let _context = runtime.enter();
-                Backend::Resolver(Box::new(HickoryLookup::new(settings)?))
+                Backend::Resolver(Box::new(Resolver::new(settings)?))
             }
             DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
         };

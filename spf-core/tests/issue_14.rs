@@ -176,3 +176,47 @@ fn item6_ttls_with_the_top_bit_set_are_not_cached() {
         assert_eq!(upstream.1.into_inner(), upstream_queries, "TTL {ttl}");
     }
 }
+
+fn resolver_checker(server: &spf_testdns::TestDns, timeout_ms: u64, attempts: usize) -> spf_core::Checker {
+    use spf_core::dns::{ResolverSettings, parse_nameserver};
+    let settings = ResolverSettings {
+        nameservers: vec![parse_nameserver(&server.nameserver()).expect("server address")],
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        attempts,
+    };
+    spf_core::Checker::new(spf_core::CheckerConfig {
+        dns: spf_core::DnsSource::Resolver(settings),
+        ..spf_core::CheckerConfig::default()
+    })
+    .expect("checker")
+}
+
+// Item 6: `attempts` is the number of tries in all (hickory counted retries
+// after the first try, so 2 attempts of 5 s cost 15 s per dead lookup).
+#[test]
+fn item6_attempts_counts_every_try() {
+    for attempts in [1, 2, 3] {
+        let server = spf_testdns::TestDns::start("quiet.test. 300 IN TXT \"v=spf1 -all\"\n");
+        server.silence("quiet.test");
+        let checker = resolver_checker(&server, 100, attempts);
+        let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@quiet.test", "h.test");
+        assert_eq!(eval.result, SpfResult::TempError);
+        assert_eq!(server.count("quiet.test", "TXT"), attempts, "{attempts} attempts");
+        assert_eq!(eval.dns_queries, 1, "one question, however many tries");
+    }
+}
+
+// Issue 15: "a burst from a new sender" once saw two upstream queries under
+// load. The cause was in the library: hickory's UDP client resent a
+// question that had no answer after 333 ms, and the test's server answers
+// after 300 ms. The resolver now sends a question again only after its
+// timeout: a slow answer is one query, however slow.
+#[test]
+fn item6_a_slow_answer_is_asked_once() {
+    let server = spf_testdns::TestDns::start("slow.test. 300 IN TXT \"v=spf1 +all\"\n");
+    server.delay("slow.test", std::time::Duration::from_millis(700));
+    let checker = resolver_checker(&server, 5_000, 2);
+    let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@slow.test", "h.test");
+    assert_eq!(eval.result, SpfResult::Pass);
+    assert_eq!(server.count("slow.test", "TXT"), 1);
+}

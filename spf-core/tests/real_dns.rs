@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use spf_core::dns::cache::ManualClock;
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{Cache, CacheConfig, TempFailure};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::{Checker, CheckerConfig, DnsSource, Evaluation, Reason, SpfResult};
 
 use spf_testdns::TestDns;

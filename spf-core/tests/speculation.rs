@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{Cache, CacheConfig};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Speculation, SpfResult};
 use spf_testdns::TestDns;
 

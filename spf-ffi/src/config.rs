@@ -4,8 +4,8 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{CacheConfig, Zone};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::{CheckOptions, CheckerConfig, DnsSource, Limits, Speculation};
 
 use crate::boundary::{guard, text, write_out};

@@ -8,8 +8,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
-use spf_core::dns::hickory::{ResolverSettings, parse_nameserver};
 use spf_core::dns::{CacheConfig, Zone};
+use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::lint::{
     AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity, lint_blocking,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use crate::checker::{Backend, DnsSource};
-use crate::dns::HickoryLookup;
+use crate::dns::Resolver;
 use crate::error::Error;
 
 use super::{LintOptions, LintReport, LintRequest, Linter};
@@ -39,7 +39,7 @@ where
         let backend = match source {
             DnsSource::Resolver(settings) => {
                 let _context = runtime.enter();
-                Backend::Resolver(Box::new(HickoryLookup::new(settings)?))
+                Backend::Resolver(Box::new(Resolver::new(settings)?))
             }
             DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
         };

@@ -1,0 +1,403 @@
+//! Real DNS: a stub resolver that asks the configured recursive nameservers
+//! (or the system's, from `/etc/resolv.conf`) over UDP, and over TCP when an
+//! answer is truncated. Messages are built and read with hickory-proto; the
+//! exchange itself is written here.
+//!
+//! Why not hickory-resolver's resolver: SPF evaluation needs control it does
+//! not give. Every question put on the wire must be charged to the check
+//! that caused it ([`QueryBudget`]): a nameserver that answers a CNAME
+//! chain one hop at a time made hickory send 881 queries for ten `mx` terms.
+//! A CNAME loop, or a chain longer than [`MAX_CNAME_HOPS`], must be a
+//! temporary error as it is for an in-memory [`Zone`](super::Zone), not "no
+//! records". `attempts` must mean total tries. And fastspf has its own
+//! cache, single-flight and limits in front of this, so the resolver's own
+//! cache, retry policy and lookup machinery are work a check pays for and
+//! does not use.
+//!
+//! What it does: one question per exchange, a random 16-bit ID and a fresh
+//! socket (a random source port, chosen by the operating system) per
+//! question; an answer is accepted only from the server asked, with the ID
+//! and the question asked (anything else is ignored, not a failure); EDNS0
+//! with a 1,232-octet UDP payload; a truncated answer is asked again over
+//! TCP. `attempts` tries in all, rotating over the nameservers, each waiting
+//! at most `timeout`; a SERVFAIL or REFUSED moves on to the next nameserver
+//! not yet asked. CNAMEs are followed through the answer; when the answer
+//! stops at an alias whose target it does not answer for (an authoritative
+//! server does that for targets outside its zones), the target is asked in
+//! a new question.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType as WireType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{
+    Answer, Lookup, LookupError, LookupResult, MAX_CNAME_HOPS, QueryBudget, RecordType, Records, TempFailure,
+    TxtRecords,
+};
+use crate::Error;
+
+/// Negative TTL used when a negative answer carries no SOA (RFC 2308 §5
+/// says such answers should not be cached long).
+const NEGATIVE_TTL_WITHOUT_SOA: u32 = 60;
+
+/// The UDP payload advertised with EDNS0 (the DNS flag day 2020 value):
+/// larger answers come truncated and are asked again over TCP.
+const EDNS_PAYLOAD: u16 = 1232;
+
+/// Largest UDP answer read. Servers should send at most [`EDNS_PAYLOAD`];
+/// one that sends more is read up to here and then parsed or ignored.
+const MAX_UDP_ANSWER: usize = 4096;
+
+/// How to reach DNS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolverSettings {
+    /// Recursive resolvers to ask, `IP:PORT`. Empty: the system's
+    /// (`nameserver` lines of `/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
+    /// Time to wait for one answer. Default 5 s.
+    pub timeout: Duration,
+    /// Tries per question in all, rotating over the nameservers: 2 tries
+    /// of 5 s cost at most 10 s for a dead server. Default 2.
+    pub attempts: usize,
+}
+
+impl Default for ResolverSettings {
+    fn default() -> Self {
+        ResolverSettings { nameservers: Vec::new(), timeout: Duration::from_secs(5), attempts: 2 }
+    }
+}
+
+/// Parses `IP`, `IP:PORT`, `[IPv6]:PORT` (port 53 when absent).
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, Error> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| Error::InvalidNameserver(text.to_string()))
+}
+
+/// A [`Lookup`] that asks recursive nameservers. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    servers: Arc<[SocketAddr]>,
+    timeout: Duration,
+    attempts: usize,
+}
+
+impl Resolver {
+    /// A resolver for `settings`; with no nameservers given, those of
+    /// `/etc/resolv.conf`.
+    pub fn new(settings: &ResolverSettings) -> Result<Resolver, Error> {
+        let servers: Vec<SocketAddr> = if settings.nameservers.is_empty() {
+            system_nameservers()?
+        } else {
+            settings.nameservers.clone()
+        };
+        if servers.is_empty() {
+            return Err(Error::Resolver("no nameserver configured".to_string()));
+        }
+        Ok(Resolver {
+            servers: servers.into(),
+            timeout: settings.timeout,
+            attempts: settings.attempts.max(1),
+        })
+    }
+
+    /// The nameservers asked, in order.
+    pub fn nameservers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
+    /// Asks one question: `attempts` tries over the nameservers.
+    async fn exchange(
+        &self,
+        name: &Name,
+        rtype: WireType,
+        budget: &QueryBudget,
+    ) -> Result<Message, TempFailure> {
+        let mut request = Message::query();
+        request.metadata.recursion_desired = true;
+        request.add_query(Query::query(name.clone(), rtype));
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_PAYLOAD);
+        request.set_edns(edns);
+        let bytes = request.to_vec().map_err(|e| TempFailure::Other(e.to_string().into()))?;
+        let id = request.metadata.id;
+        budget.charge(1);
+        let mut failure = TempFailure::Timeout;
+        let mut refused_by = 0;
+        for attempt in 0..self.attempts {
+            let server = self.servers[attempt % self.servers.len()];
+            let answer =
+                tokio::time::timeout(self.timeout, exchange_with(server, &bytes, id, name, rtype)).await;
+            match answer {
+                Ok(Ok(response)) => match response.metadata.response_code {
+                    ResponseCode::NoError | ResponseCode::NXDomain => return Ok(response),
+                    code => {
+                        failure = TempFailure::Rcode { rcode: code.to_string().into() };
+                        refused_by += 1;
+                        // Every nameserver said so: no point asking again.
+                        if refused_by >= self.servers.len() {
+                            break;
+                        }
+                    }
+                },
+                Ok(Err(error)) => failure = error,
+                Err(_) => failure = TempFailure::Timeout,
+            }
+        }
+        Err(failure)
+    }
+}
+
+/// The nameservers of `/etc/resolv.conf`.
+fn system_nameservers() -> Result<Vec<SocketAddr>, Error> {
+    let (config, _) =
+        hickory_resolver::system_conf::read_system_conf().map_err(|e| Error::Resolver(e.to_string()))?;
+    let mut servers = Vec::new();
+    for server in config.name_servers() {
+        let port = server.connections.first().map_or(53, |c| c.port);
+        let addr = SocketAddr::new(server.ip, port);
+        if !servers.contains(&addr) {
+            servers.push(addr);
+        }
+    }
+    Ok(servers)
+}
+
+/// One try at one nameserver: UDP, then TCP when the answer is truncated.
+async fn exchange_with(
+    server: SocketAddr,
+    request: &[u8],
+    id: u16,
+    name: &Name,
+    rtype: WireType,
+) -> Result<Message, TempFailure> {
+    let response = udp_exchange(server, request, id, name, rtype).await?;
+    if response.metadata.truncation {
+        return tcp_exchange(server, request, id, name, rtype).await;
+    }
+    Ok(response)
+}
+
+fn io_failure(error: std::io::Error) -> TempFailure {
+    TempFailure::Other(error.to_string().into())
+}
+
+/// Whether `response` answers the question asked: the ID, a response, the
+/// one question (name case-insensitively, type, class IN).
+fn answers(response: &Message, id: u16, name: &Name, rtype: WireType) -> bool {
+    response.metadata.id == id
+        && response.metadata.message_type == MessageType::Response
+        && response.metadata.op_code == OpCode::Query
+        && matches!(response.queries.as_slice(), [q] if q.name() == name && q.query_type() == rtype && q.query_class() == DNSClass::IN)
+}
+
+async fn udp_exchange(
+    server: SocketAddr,
+    request: &[u8],
+    id: u16,
+    name: &Name,
+    rtype: WireType,
+) -> Result<Message, TempFailure> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = tokio::net::UdpSocket::bind(local).await.map_err(io_failure)?;
+    // Connected: the kernel drops datagrams from any other address.
+    socket.connect(server).await.map_err(io_failure)?;
+    socket.send(request).await.map_err(io_failure)?;
+    let mut buffer = vec![0u8; MAX_UDP_ANSWER];
+    loop {
+        let len = socket.recv(&mut buffer).await.map_err(io_failure)?;
+        // Not an answer to this question (a stray or forged datagram):
+        // keep waiting, within the try's timeout.
+        if let Ok(response) = Message::from_vec(&buffer[..len])
+            && answers(&response, id, name, rtype)
+        {
+            return Ok(response);
+        }
+    }
+}
+
+async fn tcp_exchange(
+    server: SocketAddr,
+    request: &[u8],
+    id: u16,
+    name: &Name,
+    rtype: WireType,
+) -> Result<Message, TempFailure> {
+    let mut stream = tokio::net::TcpStream::connect(server).await.map_err(io_failure)?;
+    let len = u16::try_from(request.len()).map_err(|_| TempFailure::Other("request too long".into()))?;
+    let mut framed = Vec::with_capacity(request.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(request);
+    stream.write_all(&framed).await.map_err(io_failure)?;
+    let mut prefix = [0u8; 2];
+    stream.read_exact(&mut prefix).await.map_err(io_failure)?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+    stream.read_exact(&mut body).await.map_err(io_failure)?;
+    let response = Message::from_vec(&body).map_err(|e| TempFailure::Other(e.to_string().into()))?;
+    if answers(&response, id, name, rtype) {
+        Ok(response)
+    } else {
+        Err(TempFailure::Other("the TCP answer does not match the question".into()))
+    }
+}
+
+fn wire_type(rtype: RecordType) -> WireType {
+    match rtype {
+        RecordType::Txt => WireType::TXT,
+        RecordType::A => WireType::A,
+        RecordType::Aaaa => WireType::AAAA,
+        RecordType::Mx => WireType::MX,
+        RecordType::Ptr => WireType::PTR,
+    }
+}
+
+/// A name as SPF needs it: lower case, no trailing dot.
+fn plain(name: &Name) -> Box<str> {
+    let mut text = name.to_ascii();
+    if text.ends_with('.') {
+        text.pop();
+    }
+    text.make_ascii_lowercase();
+    text.into_boxed_str()
+}
+
+/// The negative-caching TTL of a negative answer (RFC 2308 §5: the SOA's
+/// own TTL or its MINIMUM field, whichever is smaller).
+fn negative_ttl(response: &Message) -> u32 {
+    response
+        .authorities
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.minimum.min(r.ttl)),
+            _ => None,
+        })
+        .unwrap_or(NEGATIVE_TTL_WITHOUT_SOA)
+}
+
+/// Whether the response says authoritatively that its last name has no
+/// data (an SOA in the authority section), as opposed to an answer that
+/// stops at an alias and leaves its target to be asked.
+fn has_soa(response: &Message) -> bool {
+    response.authorities.iter().any(|r| matches!(r.data, RData::SOA(_)))
+}
+
+/// Follows the CNAMEs of `response` from `name`; returns the last name of
+/// the chain. Fails on a loop or a chain longer than [`MAX_CNAME_HOPS`]
+/// (`hops` counts across questions).
+fn follow_cnames(
+    response: &Message,
+    name: &Name,
+    chain: &mut Vec<Name>,
+    ttl: &mut u32,
+) -> Result<Name, TempFailure> {
+    let mut current = name.clone();
+    while let Some(record) =
+        response.answers.iter().find(|r| r.name == current && r.record_type() == WireType::CNAME)
+    {
+        let RData::CNAME(target) = &record.data else { break };
+        if chain.contains(&target.0) {
+            return Err(TempFailure::Other(format!("CNAME loop at {}", plain(&target.0)).into()));
+        }
+        chain.push(target.0.clone());
+        if chain.len() > MAX_CNAME_HOPS + 1 {
+            return Err(TempFailure::Other(
+                format!("CNAME chain from {} longer than {MAX_CNAME_HOPS} hops", plain(&chain[0])).into(),
+            ));
+        }
+        *ttl = (*ttl).min(record.ttl);
+        current = target.0.clone();
+    }
+    Ok(current)
+}
+
+/// The records of `rtype` owned by `owner` in the answer section.
+fn records_at<'r>(
+    response: &'r Message,
+    owner: &'r Name,
+    rtype: WireType,
+) -> impl Iterator<Item = &'r Record> {
+    response.answers.iter().filter(move |r| r.record_type() == rtype && r.name == *owner)
+}
+
+fn build_records(rtype: RecordType, records: &[&Record]) -> Records {
+    let data = records.iter().map(|r| &r.data);
+    match rtype {
+        RecordType::Txt => Records::Txt(Arc::new(TxtRecords::new(data.filter_map(|d| match d {
+            RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect::<Vec<_>>()),
+            _ => None,
+        })))),
+        RecordType::A => {
+            Records::A(data.filter_map(|d| if let RData::A(a) = d { Some(a.0) } else { None }).collect())
+        }
+        RecordType::Aaaa => Records::Aaaa(
+            data.filter_map(|d| if let RData::AAAA(a) = d { Some(a.0) } else { None }).collect(),
+        ),
+        RecordType::Mx => {
+            let mut mx: Vec<(u16, Box<str>)> = data
+                .filter_map(|d| {
+                    if let RData::MX(mx) = d { Some((mx.preference, plain(&mx.exchange))) } else { None }
+                })
+                .collect();
+            mx.sort_by_key(|(pref, _)| *pref);
+            Records::Mx(mx.into_iter().map(|(_, n)| n).collect())
+        }
+        RecordType::Ptr => Records::Ptr(
+            data.filter_map(|d| if let RData::PTR(p) = d { Some(plain(&p.0)) } else { None }).collect(),
+        ),
+    }
+}
+
+impl Lookup for Resolver {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
+        self.lookup_charged(name, rtype, &QueryBudget::unlimited()).await
+    }
+
+    async fn lookup_charged(&self, name: &str, rtype: RecordType, budget: &QueryBudget) -> LookupResult {
+        // Labels may hold any octet (macro expansions can put spaces or `%`
+        // in them), so the name is built from raw labels, absolute.
+        let Ok(mut first) = Name::from_labels(name.split('.').filter(|l| !l.is_empty()).map(str::as_bytes))
+        else {
+            return Err(LookupError::NxDomain { ttl: NEGATIVE_TTL_WITHOUT_SOA });
+        };
+        first.set_fqdn(true);
+        let wanted = wire_type(rtype);
+        let mut chain = vec![first];
+        let mut ttl = u32::MAX;
+        loop {
+            let asked = chain.last().cloned().unwrap_or_else(Name::root);
+            let response = self.exchange(&asked, wanted, budget).await.map_err(LookupError::Temporary)?;
+            let last =
+                follow_cnames(&response, &asked, &mut chain, &mut ttl).map_err(LookupError::Temporary)?;
+            let found: Vec<&Record> = records_at(&response, &last, wanted).collect();
+            if !found.is_empty() {
+                let ttl = found.iter().map(|r| r.ttl).fold(ttl, u32::min);
+                let records = build_records(rtype, &found);
+                if records.is_empty() {
+                    return Err(LookupError::NoData { ttl: NEGATIVE_TTL_WITHOUT_SOA });
+                }
+                return Ok(Answer { records, ttl });
+            }
+            // RFC 6604: the RCODE is about the last name of the chain.
+            if response.metadata.response_code == ResponseCode::NXDomain {
+                return Err(LookupError::NxDomain { ttl: negative_ttl(&response) });
+            }
+            // The answer stopped at an alias without saying its target has
+            // no data: ask for the target (RFC 1034 §4.3.2, step 3a).
+            if last != asked && !has_soa(&response) {
+                continue;
+            }
+            return Err(LookupError::NoData { ttl: negative_ttl(&response) });
+        }
+    }
+}
