@@ -32,12 +32,14 @@ pub enum Error {
         /// The I/O error.
         source: Arc<std::io::Error>,
     },
-    /// A zone file could not be parsed.
-    #[error("invalid zone file {path}: {message}")]
+    /// A zone file could not be parsed: `FILE:LINE: message`, as compilers say it.
+    #[error("{path}:{line}: {message}")]
     ZoneSyntax {
-        /// The file (or `<string>`).
+        /// The file (or the name given to text parsed from memory).
         path: String,
-        /// The parser's message.
+        /// The 1-based line of the offending token.
+        line: usize,
+        /// What is wrong.
         message: String,
     },
 }

@@ -2,10 +2,14 @@
 //! --nameserver` by hand and for tests in other languages.
 //!
 //! ```text
-//! spf-testdns --zone examples/demo.zone [--listen 127.0.0.1:5353] [--delay-ms 200]
+//! spf-testdns --zone FILE... [--listen 127.0.0.1:5353] [--delay-ms 200]
+//!             [--servfail NAME]... [--silence NAME]... [--silence-all]
+//!             [--partial-cnames NAME]... [--partial-cnames-all] [--forever]
 //! ```
 //! prints `listening on 127.0.0.1:PORT` and serves until its standard input
-//! closes or it is killed.
+//! closes or it is killed. Exit status 1 when a zone file cannot be read or
+//! parsed (`spf-testdns: FILE:LINE: message`) or the address cannot be
+//! bound, 2 on usage errors.
 
 use std::io::{BufRead as _, Write as _};
 use std::net::SocketAddr;
@@ -14,13 +18,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use spf_core::dns::Zone;
 use spf_testdns::TestDns;
 
 /// A small authoritative DNS server for tests and demos (loopback only).
 #[derive(Debug, Parser)]
 #[command(name = "spf-testdns", version, about)]
 struct Args {
-    /// Master file(s) to serve.
+    /// Master file(s) to serve (each read on its own: `$ORIGIN` and `$TTL`
+    /// do not carry over).
     #[arg(long = "zone", value_name = "FILE", required = true)]
     zones: Vec<PathBuf>,
     /// Address to listen on (UDP and TCP); port 0 picks a free one.
@@ -32,6 +38,19 @@ struct Args {
     /// Answer SERVFAIL for this name (repeatable): a broken DNS server.
     #[arg(long, value_name = "NAME")]
     servfail: Vec<String>,
+    /// Never answer queries for this name (repeatable), over UDP or TCP.
+    #[arg(long, value_name = "NAME")]
+    silence: Vec<String>,
+    /// Never answer any query: a server that is down without saying so.
+    #[arg(long)]
+    silence_all: bool,
+    /// Answer a query for this alias with its first CNAME record only
+    /// (repeatable): the client must chase the chain itself.
+    #[arg(long, value_name = "NAME")]
+    partial_cnames: Vec<String>,
+    /// Answer every alias with its first CNAME record only.
+    #[arg(long)]
+    partial_cnames_all: bool,
     /// Keep serving after standard input closes (until killed).
     #[arg(long)]
     forever: bool,
@@ -40,26 +59,34 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if !args.listen.ip().is_loopback() {
-        eprintln!("spf-testdns: listens on loopback addresses only");
+        eprintln!("spf-testdns: {}", spf_testdns::Error::NotLoopback(args.listen));
         return ExitCode::from(2);
     }
-    let mut master = String::new();
+    let mut zone = Zone::new();
     for path in &args.zones {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                master.push_str(&text);
-                master.push('\n');
-            }
-            Err(e) => {
-                eprintln!("spf-testdns: cannot read {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
+        if let Err(e) = zone.load_master_file(path) {
+            eprintln!("spf-testdns: {e}");
+            return ExitCode::from(1);
         }
     }
-    let server = TestDns::start_on(args.listen, &master);
+    let server = match TestDns::try_serve(args.listen, zone) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("spf-testdns: {e}");
+            return ExitCode::from(1);
+        }
+    };
     for name in &args.servfail {
-        server.servfail(name.trim_end_matches('.'));
+        server.servfail(name);
     }
+    for name in &args.silence {
+        server.silence(name);
+    }
+    server.silence_all(args.silence_all);
+    for name in &args.partial_cnames {
+        server.partial_cnames(name);
+    }
+    server.partial_cnames_all(args.partial_cnames_all);
     if args.delay_ms > 0 {
         server.delay_all(Duration::from_millis(args.delay_ms));
     }

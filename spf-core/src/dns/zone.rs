@@ -1,25 +1,67 @@
 //! An in-memory zone: answers lookups from data built in code or loaded from
 //! RFC 1035 master files (the format BIND, NSD and Knot keep), for offline
 //! checks, tests and demos.
+//!
+//! # Names
+//!
+//! A domain name is a sequence of labels of octets (RFC 1035 §3.1, RFC 2181
+//! §11); letters compare case-insensitively, in ASCII only (RFC 4343). The
+//! zone keeps every name as octets. It reads and gives out names as text in
+//! one of two forms:
+//!
+//! - **literal** (what [`Lookup`] callers, [`crate::dns::HickoryLookup`] and
+//!   the `add_*` methods use): the UTF-8 octets of the text, split into
+//!   labels at every `.`, one trailing `.` ignored. Nothing is unescaped: a
+//!   `\` is the octet 0x5C. `foo:bar/baz.example.com` is three labels.
+//! - **escaped**: a `.` followed by the name in master-file form, where
+//!   `\DDD` (decimal) and `\X` escapes (RFC 1035 §5.1) give any octet, e.g.
+//!   `.a\046b.example` for the two labels `a.b` and `example`. A literal
+//!   name never starts with `.` (its first label would be empty), so the
+//!   two forms never meet.
+//!
+//! The zone gives out (as MX and PTR targets, CNAME hops, [`name_text`]) the
+//! literal form of a name whenever there is one, and the escaped form only
+//! for names no literal text can write: a label that is not UTF-8 (`\200`)
+//! or holds a `.`. SPF never asks for those ([`crate::Checker`] only
+//! queries names whose labels are non-empty), and they can never be
+//! confused with another name.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
+use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hickory_proto::rr::{Name, RData, RecordType as HickoryType};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::rr::RecordType as HickoryType;
 
 use super::{Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecords};
 use crate::Error;
 
-/// Default TTL of records added in code.
+/// Default TTL of records added in code, and of master-file records that
+/// give no TTL when neither `$TTL` nor an earlier record gave one.
 const DEFAULT_TTL: u32 = 3600;
-/// Longest CNAME chain followed.
-const MAX_CNAME_HOPS: usize = 8;
+/// Longest CNAME chain a [`Zone`] lookup follows: a chain of more hops, or
+/// a loop, is a temporary error (`temperror`). RFC 1034 §3.6.2 tells
+/// resolvers to follow CNAMEs and §5.3.3 to bound the work; chains used for
+/// SPF records are one or two hops long, and 8 keeps a hostile chain cheap.
+pub const MAX_CNAME_HOPS: usize = 8;
 /// Lookups kept in the query log (the counter counts them all).
 const MAX_LOG: usize = 4096;
+/// Longest label, in octets (RFC 1035 §2.3.4).
+const MAX_LABEL: usize = 63;
+/// Longest name on the wire, in octets, length octets and root included
+/// (RFC 1035 §2.3.4).
+const MAX_NAME_WIRE: usize = 255;
+/// Longest name as text without the trailing dot: 255 wire octets less the
+/// first length octet and the root label.
+const MAX_NAME_TEXT: usize = MAX_NAME_WIRE - 2;
+/// Longest `<character-string>` (RFC 1035 §3.3: one length octet).
+const MAX_CHARACTER_STRING: usize = 255;
+/// Longest RDATA (RFC 1035 §3.2.1: RDLENGTH is 16 bits).
+const MAX_RDATA: usize = 65535;
 
 /// Records of one type at one name, as added.
 #[derive(Debug)]
@@ -39,6 +81,16 @@ impl<T> RrSet<T> {
         self.ttl = if self.items.is_empty() { ttl } else { self.ttl.min(ttl) };
         self.items.push(item);
     }
+
+    /// Adds a record read from a master file: a copy of a record already
+    /// read (`duplicate`) only lowers the RRset's TTL, as an RRset is a set.
+    fn add(&mut self, item: T, ttl: u32, duplicate: bool) {
+        if duplicate {
+            self.ttl = self.ttl.min(ttl);
+        } else {
+            self.push(item, ttl);
+        }
+    }
 }
 
 /// Everything at one owner name.
@@ -47,9 +99,12 @@ struct Node {
     txt: RrSet<Vec<Vec<u8>>>,
     a: RrSet<Ipv4Addr>,
     aaaa: RrSet<Ipv6Addr>,
+    /// Preference and exchange (a key, see [`key`]).
     mx: RrSet<(u16, Box<str>)>,
+    /// Targets (keys).
     ptr: RrSet<Box<str>>,
-    cname: Option<Box<str>>,
+    /// Target (a key) and TTL.
+    cname: Option<(Box<str>, u32)>,
     timeout: bool,
     /// An obsolete SPF (type 99) RR was published here.
     spf_rr: bool,
@@ -77,8 +132,11 @@ impl Node {
                 txt: answer(Records::Txt(Arc::new(TxtRecords::new(self.txt.items.clone()))), self.txt.ttl),
                 a: answer(Records::A(self.a.items.clone().into()), self.a.ttl),
                 aaaa: answer(Records::Aaaa(self.aaaa.items.clone().into()), self.aaaa.ttl),
-                mx: answer(Records::Mx(mx.into_iter().map(|(_, n)| n).collect()), self.mx.ttl),
-                ptr: answer(Records::Ptr(self.ptr.items.clone().into()), self.ptr.ttl),
+                mx: answer(Records::Mx(mx.iter().map(|(_, n)| text_of_key(n)).collect()), self.mx.ttl),
+                ptr: answer(
+                    Records::Ptr(self.ptr.items.iter().map(|n| text_of_key(n)).collect()),
+                    self.ptr.ttl,
+                ),
             }
         })
     }
@@ -97,13 +155,18 @@ impl Node {
 
 /// An in-memory zone implementing [`Lookup`].
 ///
-/// Names are case-insensitive; a name exists when it owns any record (of
-/// any type), was added with [`Zone::add_name`], or is an ancestor of one
-/// (an empty non-terminal). Queries for names that do not exist give
-/// `NxDomain`; for existing names without records of the type, `NoData`.
-/// Every lookup is counted, so tests can assert how many queries a check sent.
+/// Names are octet strings compared case-insensitively in ASCII (see the
+/// [module docs](self) for how they are written); a name exists when it
+/// owns any record (of any type), was added with [`Zone::add_name`], or is
+/// an ancestor of one (an empty non-terminal). Queries for names that do
+/// not exist give `NxDomain`; for existing names without records of the
+/// type, `NoData`. A lookup follows CNAMEs itself, at most
+/// [`MAX_CNAME_HOPS`] of them; [`Zone::cname_chain`] shows the hops (a DNS
+/// server answering from a zone needs them). Every lookup is counted, so
+/// tests can assert how many queries a check sent.
 #[derive(Debug, Default)]
 pub struct Zone {
+    /// Nodes by key (see [`key`]).
     nodes: HashMap<Box<str>, Node>,
     /// Names that exist without records of their own (ancestors, `add_name`).
     existing: HashSet<Box<str>>,
@@ -113,15 +176,193 @@ pub struct Zone {
     log: Mutex<Vec<(String, RecordType)>>,
 }
 
-/// Lower-cases a name and drops a trailing dot.
-fn key(name: &str) -> Box<str> {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    name.to_ascii_lowercase().into_boxed_str()
+/// One CNAME record of a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CnameHop {
+    /// The alias: the owner of the CNAME record (lower case, no trailing dot).
+    pub alias: String,
+    /// Its target (lower case, no trailing dot).
+    pub target: String,
+    /// The CNAME record's TTL.
+    pub ttl: u32,
 }
 
-/// Whether a name (no trailing dot) could be looked up in DNS.
-fn queryable(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+/// How a chain of CNAMEs ended.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ChainEnd {
+    /// The last name reached is no alias (or holds records of the type
+    /// itself): this is its answer for the type, `NxDomain` and `NoData`
+    /// included.
+    Answer(LookupResult),
+    /// The last hop's target is a name already in the chain.
+    Loop,
+    /// The hop limit was reached and the last target is an alias again.
+    TooLong,
+}
+
+/// The CNAME records from a name to the data of a type, as an
+/// authoritative server puts them in its answer section.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CnameChain {
+    /// The CNAME records followed, in order: the first alias is the name
+    /// asked, each target the next alias.
+    pub hops: Vec<CnameHop>,
+    /// What is at the end.
+    pub end: ChainEnd,
+}
+
+/// Whether `b` stands for itself in a key: visible ASCII other than `.`
+/// (the label separator) and `\` (the escape).
+fn plain_octet(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && b != b'.' && b != b'\\'
+}
+
+/// Appends a label to a key: plain octets lower-cased, every other octet as
+/// `\DDD`.
+fn push_label(out: &mut String, label: &[u8], lowercase: bool) {
+    for &b in label {
+        if plain_octet(b) {
+            out.push(char::from(if lowercase { b.to_ascii_lowercase() } else { b }));
+        } else {
+            let _ = write!(out, "\\{b:03}");
+        }
+    }
+}
+
+/// The key of a name given by its labels.
+///
+/// Keys are the zone's one spelling of a name: labels joined by `.`, ASCII
+/// letters in lower case, octets that are not visible ASCII, `.` and `\`
+/// written `\DDD`. Two names are the same exactly when their keys are.
+fn key_of_labels<L: AsRef<[u8]>>(labels: &[L]) -> Box<str> {
+    let mut out = String::new();
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_label(&mut out, label.as_ref(), true);
+    }
+    out.into_boxed_str()
+}
+
+/// The key of a name given as text (literal or escaped, see the module
+/// docs), borrowed when the text is already one.
+fn key_cow(text: &str) -> Cow<'_, str> {
+    let text = text.strip_suffix('.').unwrap_or(text);
+    if let Some(escaped) = text.strip_prefix('.').filter(|rest| !rest.is_empty())
+        && let Ok(labels) = name_from_master(escaped.as_bytes(), &[])
+    {
+        return Cow::Owned(key_of_labels(&labels).into_string());
+    }
+    // Literal text (a bad escaped form too: its empty first label then
+    // makes it a name no lookup finds).
+    if text.bytes().all(|b| plain_octet(b) || b == b'.') {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Cow::Owned(text.to_ascii_lowercase());
+        }
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, label) in text.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_label(&mut out, label.as_bytes(), true);
+    }
+    Cow::Owned(out)
+}
+
+fn key(text: &str) -> Box<str> {
+    key_cow(text).into_owned().into_boxed_str()
+}
+
+/// The labels of a key.
+fn key_labels(key: &str) -> Vec<Vec<u8>> {
+    if key.is_empty() {
+        return Vec::new();
+    }
+    key.split('.')
+        .map(|label| {
+            let bytes = label.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                // Keys hold `\` only in `\DDD` escapes of one octet.
+                match escape_at(bytes, i) {
+                    Ok((b, len)) if bytes[i] == b'\\' => {
+                        out.push(b);
+                        i += len;
+                    }
+                    _ => {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The text of a name given by its labels: literal when every label is
+/// UTF-8 without a `.`, escaped otherwise (see the module docs). Case is
+/// kept. The root is `""`.
+pub fn name_text<L: AsRef<[u8]>>(labels: &[L]) -> String {
+    let literal =
+        labels.iter().all(|l| !l.as_ref().contains(&b'.') && std::str::from_utf8(l.as_ref()).is_ok());
+    let mut out = String::new();
+    if !literal {
+        out.push('.');
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        match std::str::from_utf8(label.as_ref()) {
+            Ok(text) if literal => out.push_str(text),
+            _ => push_label(&mut out, label.as_ref(), false),
+        }
+    }
+    out
+}
+
+/// The labels (octets, ASCII in lower case) of a name given as text,
+/// literal or escaped (see the module docs): the inverse of [`name_text`]
+/// up to case. The root (`""` or `"."`) has none.
+pub fn name_labels(text: &str) -> Vec<Vec<u8>> {
+    key_labels(&key_cow(text))
+}
+
+/// The text a zone gives out for the name with this key.
+fn text_of_key(key: &str) -> Box<str> {
+    if key.contains('\\') { name_text(&key_labels(key)).into_boxed_str() } else { key.into() }
+}
+
+/// Whether a key names something a lookup can ask for: 1 to 253 octets of
+/// text in labels of 1 to 63 octets.
+fn queryable(key: &str) -> bool {
+    if key.is_empty() {
+        return false;
+    }
+    let mut text_len = 0;
+    for label in key.split('.') {
+        // Every `\` of a key starts a `\DDD` escape of one octet.
+        let octets = label.len() - 3 * label.bytes().filter(|&b| b == b'\\').count();
+        if octets == 0 || octets > MAX_LABEL {
+            return false;
+        }
+        text_len += octets + 1;
+    }
+    text_len - 1 <= MAX_NAME_TEXT
+}
+
+/// One step of a lookup: the answer at a name, or the CNAME to follow.
+enum Step<'a> {
+    Done(LookupResult),
+    Alias { target: &'a str, ttl: u32 },
 }
 
 impl Zone {
@@ -131,13 +372,16 @@ impl Zone {
     }
 
     fn node(&mut self, name: &str) -> &mut Node {
-        let k = key(name);
-        let mut parent = &k[..];
+        self.node_at(key(name))
+    }
+
+    fn node_at(&mut self, key: Box<str>) -> &mut Node {
+        let mut parent = &key[..];
         while let Some((_, rest)) = parent.split_once('.') {
             self.existing.insert(rest.into());
             parent = rest;
         }
-        let node = self.nodes.entry(k).or_default();
+        let node = self.nodes.entry(key).or_default();
         // Data changed: answers are rebuilt on the next lookup.
         node.built = OnceLock::new();
         node
@@ -186,10 +430,12 @@ impl Zone {
     }
 
     /// Makes `alias` a CNAME for `target`: lookups of any type at `alias`
-    /// that has no records there follow it.
+    /// that has no records there follow it. A second call for the same
+    /// alias replaces the target.
     pub fn add_cname(&mut self, alias: &str, target: &str) {
+        let ttl = self.current_ttl();
         let target = key(target);
-        self.node(alias).cname = Some(target);
+        self.node(alias).cname = Some((target, ttl));
     }
 
     /// Makes every lookup at `name` for a type without records there fail
@@ -217,7 +463,8 @@ impl Zone {
         Ok(zone)
     }
 
-    /// Reads a master file and adds its records to this zone.
+    /// Reads a master file and adds its records to this zone. Errors name
+    /// the file as given (see [`Zone::load_master_str`]).
     pub fn load_master_file(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
@@ -225,49 +472,52 @@ impl Zone {
         self.load_master_str(&text, &path.display().to_string())
     }
 
-    /// Parses master-file text and adds its records to this zone.
+    /// Parses master-file text (RFC 1035 §5) and adds its records to this
+    /// zone, all of them or, on an error, none.
     ///
     /// Several zones may share one file: owner names are absolute or
-    /// relative to `$ORIGIN` (the root when none is given). `$TTL` sets the
-    /// default TTL; no SOA record is needed. TXT strings keep every byte
-    /// (`\000` and `\255` escapes included). A, AAAA, MX, PTR, CNAME and TXT
-    /// are served; other types only make their owner name exist.
+    /// relative to `$ORIGIN` (the root when none is given); `@` is the
+    /// origin; an owner left blank is the previous record's. A record
+    /// without a TTL gets `$TTL` (RFC 2308), else the last TTL given, else
+    /// 3600 s. TTLs may use units (`1h30m`). No SOA record is needed; one
+    /// sets the negative-caching TTL (the smaller of its TTL and MINIMUM,
+    /// RFC 2308 §5). Names and strings take `\DDD` and `\X` escapes (RFC
+    /// 1035 §5.1) and keep every octet (see the [module docs](self)).
+    /// Identical records at a name count once.
+    ///
+    /// A, AAAA, MX, PTR, CNAME and TXT records of class IN are served;
+    /// records of other types (any type hickory-proto knows, or `TYPEnnn`,
+    /// RFC 3597) only make their owner name exist and their data is not
+    /// checked; an obsolete SPF (type 99) record is noted
+    /// ([`Zone::spf_rr_names`]), never served; records of other classes are
+    /// checked and ignored. `$INCLUDE` is refused: load each file instead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZoneSyntax`] with `source_name`, the 1-based line of the
+    /// offending token and what is wrong with it.
     pub fn load_master_str(&mut self, text: &str, source_name: &str) -> Result<(), Error> {
-        let syntax = |message: String| Error::ZoneSyntax { path: source_name.to_string(), message };
-        // The obsolete SPF type (99) is not known to the parser: note its
-        // owners and parse the rest.
-        let (text, spf_owners) = strip_spf_rrs(text);
-        let text = encode_decimal_escapes(&text);
-        let parser = Parser::new(text.as_str(), None, Some(Name::root()));
-        let (_, rrsets) = parser.parse().map_err(|e| syntax(e.to_string()))?;
-        let rrsets: BTreeMap<_, _> = rrsets.into_iter().collect();
-        for rrset in rrsets.values() {
-            let owner = rrset.name().to_ascii();
-            for record in rrset.records_without_rrsigs() {
-                let ttl = record.ttl;
-                let node = self.node(&owner);
-                match &record.data {
-                    RData::A(a) => node.a.push(a.0, ttl),
-                    RData::AAAA(a) => node.aaaa.push(a.0, ttl),
-                    RData::MX(mx) => node.mx.push((mx.preference, key(&mx.exchange.to_ascii())), ttl),
-                    RData::PTR(ptr) => node.ptr.push(key(&ptr.0.to_ascii()), ttl),
-                    RData::CNAME(c) => node.cname = Some(key(&c.0.to_ascii())),
-                    RData::TXT(txt) => {
-                        node.txt.push(txt.txt_data.iter().map(|s| decode_escaped_bytes(s)).collect(), ttl)
-                    }
-                    RData::SOA(soa) => {
-                        let minimum = soa.minimum.min(ttl);
-                        self.negative_ttl = Some(minimum);
-                    }
-                    _ => {}
-                }
+        let records = read_master(text).map_err(|e| Error::ZoneSyntax {
+            path: source_name.to_string(),
+            line: e.line,
+            message: e.message,
+        })?;
+        let mut seen = HashSet::new();
+        for record in &records {
+            let duplicate = !seen.insert((&record.owner, &record.data));
+            let ttl = record.ttl;
+            let node = self.node_at(record.owner.clone());
+            match &record.data {
+                Data::A(a) => node.a.add(*a, ttl, duplicate),
+                Data::Aaaa(a) => node.aaaa.add(*a, ttl, duplicate),
+                Data::Mx(pref, exchange) => node.mx.add((*pref, exchange.clone()), ttl, duplicate),
+                Data::Ptr(target) => node.ptr.add(target.clone(), ttl, duplicate),
+                Data::Cname(target) => node.cname = Some((target.clone(), ttl)),
+                Data::Txt(strings) => node.txt.add(strings.clone(), ttl, duplicate),
+                Data::Spf => node.spf_rr = true,
+                Data::Soa { minimum } => self.negative_ttl = Some((*minimum).min(ttl)),
+                Data::Exists => {}
             }
-            if rrset.record_type() == HickoryType::CNAME && rrset.is_empty() {
-                self.node(&owner);
-            }
-        }
-        for owner in spf_owners {
-            self.node(&owner).spf_rr = true;
         }
         Ok(())
     }
@@ -294,9 +544,62 @@ impl Zone {
     /// file. They are never served: RFC 7208 §3.1 uses TXT only.
     pub fn spf_rr_names(&self) -> Vec<String> {
         let mut names: Vec<String> =
-            self.nodes.iter().filter(|(_, n)| n.spf_rr).map(|(k, _)| k.to_string()).collect();
+            self.nodes.iter().filter(|(_, n)| n.spf_rr).map(|(k, _)| text_of_key(k).into()).collect();
         names.sort();
         names
+    }
+
+    /// The CNAME record at `name`, not followed: what a DNS server answers
+    /// to a query of type CNAME. `NoData` when `name` exists and is no
+    /// alias, `NxDomain` when it does not exist. Not counted as a lookup.
+    pub fn cname(&self, name: &str) -> Result<CnameHop, LookupError> {
+        let key = key_cow(name);
+        match self.nodes.get(&*key).filter(|_| queryable(&key)) {
+            Some(Node { cname: Some((target, ttl)), .. }) => Ok(CnameHop {
+                alias: text_of_key(&key).into(),
+                target: text_of_key(target).into(),
+                ttl: *ttl,
+            }),
+            Some(_) => Err(LookupError::NoData { ttl: self.negative() }),
+            None if queryable(&key) && self.exists(&key) => Err(LookupError::NoData { ttl: self.negative() }),
+            None => Err(LookupError::NxDomain { ttl: self.negative() }),
+        }
+    }
+
+    /// Follows the CNAMEs from `name` towards records of type `rtype`, at
+    /// most `max_hops` of them, and stops at a loop: the CNAME records in
+    /// order, then how the chain ended. Not counted as a lookup.
+    ///
+    /// [`Lookup::lookup`] on a zone is this with [`MAX_CNAME_HOPS`], a
+    /// [`ChainEnd::Loop`] or [`ChainEnd::TooLong`] being a temporary error.
+    /// A DNS server answering from the zone puts the hops, then the final
+    /// answer's records under the last target, in its answer section.
+    /// Loops are found by comparing each target with the names before it,
+    /// so the work grows with the square of `max_hops`.
+    pub fn cname_chain(&self, name: &str, rtype: RecordType, max_hops: usize) -> CnameChain {
+        let start = key_cow(name);
+        let mut visited: Vec<&str> = vec![start.as_ref()];
+        let mut hops = Vec::new();
+        loop {
+            let current = visited[visited.len() - 1];
+            match self.step(current, rtype) {
+                Step::Done(result) => return CnameChain { hops, end: ChainEnd::Answer(result) },
+                Step::Alias { target, ttl } => {
+                    if hops.len() >= max_hops {
+                        return CnameChain { hops, end: ChainEnd::TooLong };
+                    }
+                    hops.push(CnameHop {
+                        alias: text_of_key(current).into(),
+                        target: text_of_key(target).into(),
+                        ttl,
+                    });
+                    if visited.contains(&target) {
+                        return CnameChain { hops, end: ChainEnd::Loop };
+                    }
+                    visited.push(target);
+                }
+            }
+        }
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -307,142 +610,49 @@ impl Zone {
         self.negative_ttl.unwrap_or(DEFAULT_TTL)
     }
 
-    fn resolve(&self, name: &str, rtype: RecordType) -> LookupResult {
-        let lowered;
-        let mut name = name.strip_suffix('.').unwrap_or(name);
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            lowered = name.to_ascii_lowercase();
-            name = &lowered;
+    /// The answer at the name with this key, or the CNAME to follow from it.
+    fn step(&self, key: &str, rtype: RecordType) -> Step<'_> {
+        if !queryable(key) {
+            return Step::Done(Err(LookupError::NxDomain { ttl: self.negative() }));
         }
-        let mut current: &str = name;
-        for _ in 0..=MAX_CNAME_HOPS {
-            if !queryable(current) {
-                return Err(LookupError::NxDomain { ttl: self.negative() });
-            }
-            let Some(node) = self.nodes.get(current) else {
-                return Err(if self.exists(current) {
-                    LookupError::NoData { ttl: self.negative() }
-                } else {
-                    LookupError::NxDomain { ttl: self.negative() }
-                });
-            };
-            if let Some(answer) = node.answer(rtype) {
-                return Ok(answer.clone());
-            }
-            if let Some(target) = &node.cname {
-                current = target;
-                continue;
-            }
-            if node.timeout {
-                return Err(LookupError::Temporary(TempFailure::Timeout));
-            }
-            return Err(LookupError::NoData { ttl: self.negative() });
-        }
-        Err(LookupError::Temporary(TempFailure::Other(
-            format!("CNAME chain from {name} too long or looping").into(),
-        )))
-    }
-}
-
-/// First code point of the private-use range that carries raw bytes through
-/// the master-file parser: byte `b` travels as `U+10FF00 + b`.
-const BYTE_CARRIER: u32 = 0x10_FF00;
-
-/// Rewrites RFC 1035 `\DDD` escapes before the text reaches hickory-proto's
-/// lexer, which decodes them wrongly (0.26 reads `\255` as U+20505) and
-/// cannot carry bytes that are not UTF-8. Printable ASCII becomes itself
-/// (`"` and `\` stay escaped); every other byte travels as a private-use
-/// character that [`decode_escaped_bytes`] turns back into the byte.
-fn encode_decimal_escapes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let digits: String = chars.clone().take(3).collect();
-        if digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            let value: u32 = digits.bytes().fold(0, |v, d| v * 10 + u32::from(d - b'0'));
-            if let Ok(byte) = u8::try_from(value) {
-                for _ in 0..3 {
-                    chars.next();
-                }
-                match byte {
-                    b'"' | b'\\' => {
-                        out.push('\\');
-                        out.push(char::from(byte));
-                    }
-                    0x20..=0x7e => out.push(char::from(byte)),
-                    _ => out.extend(char::from_u32(BYTE_CARRIER + u32::from(byte))),
-                }
-                continue;
-            }
-        }
-        // Any other escape (`\"`, `\\`, `\X`) is left for the lexer.
-        out.push(c);
-        if let Some(next) = chars.next() {
-            out.push(next);
-        }
-    }
-    out
-}
-
-/// Turns the private-use carriers of [`encode_decimal_escapes`] back into bytes.
-fn decode_escaped_bytes(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        // U+10FF00..=U+10FFFF is F4 8F BC..BF 80..BF in UTF-8.
-        if let [0xF4, 0x8F, b3 @ 0xBC..=0xBF, b4 @ 0x80..=0xBF, ..] = data[i..] {
-            out.push(((b3 & 0x03) << 6) | (b4 & 0x3F));
-            i += 4;
-        } else {
-            out.push(data[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Removes records of type SPF (99) from master-file text, returning the
-/// rest and the owner names of the removed records. Only simple one-line
-/// records with an explicit owner are recognised; others are left for the
-/// parser to reject.
-fn strip_spf_rrs(text: &str) -> (String, Vec<String>) {
-    let mut out = String::with_capacity(text.len());
-    let mut owners = Vec::new();
-    let mut origin = String::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [directive, value, ..] = fields.as_slice()
-            && directive.eq_ignore_ascii_case("$ORIGIN")
-        {
-            origin = value.trim_end_matches('.').to_string();
-        }
-        let is_spf = !line.starts_with([' ', '\t'])
-            && fields.len() >= 3
-            && fields[1..fields.len().min(5)].iter().any(|f| f.eq_ignore_ascii_case("SPF"))
-            && !fields[0].starts_with(['$', ';']);
-        if is_spf {
-            let owner = fields[0];
-            let absolute = if owner.ends_with('.') {
-                owner.trim_end_matches('.').to_string()
-            } else if owner == "@" {
-                origin.clone()
-            } else if origin.is_empty() {
-                owner.to_string()
+        let Some(node) = self.nodes.get(key) else {
+            return Step::Done(Err(if self.exists(key) {
+                LookupError::NoData { ttl: self.negative() }
             } else {
-                format!("{owner}.{origin}")
-            };
-            owners.push(absolute);
-            out.push('\n');
-        } else {
-            out.push_str(line);
-            out.push('\n');
+                LookupError::NxDomain { ttl: self.negative() }
+            }));
+        };
+        if let Some(answer) = node.answer(rtype) {
+            return Step::Done(Ok(answer.clone()));
         }
+        if let Some((target, ttl)) = &node.cname {
+            return Step::Alias { target, ttl: *ttl };
+        }
+        if node.timeout {
+            return Step::Done(Err(LookupError::Temporary(TempFailure::Timeout)));
+        }
+        Step::Done(Err(LookupError::NoData { ttl: self.negative() }))
     }
-    (out, owners)
+
+    fn resolve(&self, name: &str, rtype: RecordType) -> LookupResult {
+        let start = key_cow(name);
+        let mut current: &str = &start;
+        for _ in 0..=MAX_CNAME_HOPS {
+            match self.step(current, rtype) {
+                Step::Done(result) => return result,
+                Step::Alias { target, .. } => current = target,
+            }
+        }
+        Err(too_long(name))
+    }
+}
+
+/// The temporary error of a lookup whose CNAME chain is too long or loops.
+fn too_long(name: &str) -> LookupError {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    LookupError::Temporary(TempFailure::Other(
+        format!("CNAME chain from {name} longer than {MAX_CNAME_HOPS} hops or looping").into(),
+    ))
 }
 
 impl Lookup for Zone {
@@ -454,5 +664,538 @@ impl Lookup for Zone {
             log.push((name.to_string(), rtype));
         }
         self.resolve(name, rtype)
+    }
+}
+
+// ---- master files (RFC 1035 §5) ----
+
+/// A master-file error: the 1-based line and what is wrong.
+#[derive(Debug)]
+struct SyntaxError {
+    line: usize,
+    message: String,
+}
+
+type Parsed<T> = Result<T, SyntaxError>;
+
+fn syntax<T>(line: usize, message: impl Into<String>) -> Parsed<T> {
+    Err(SyntaxError { line, message: message.into() })
+}
+
+fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// A record read from a master file, owner and names as keys.
+#[derive(Debug)]
+struct MasterRecord {
+    owner: Box<str>,
+    ttl: u32,
+    data: Data,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Data {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Mx(u16, Box<str>),
+    Ptr(Box<str>),
+    Cname(Box<str>),
+    Txt(Vec<Vec<u8>>),
+    /// An obsolete SPF (type 99) record.
+    Spf,
+    Soa {
+        minimum: u32,
+    },
+    /// A record of a type not served.
+    Exists,
+}
+
+/// A token: its text as written (quotes removed, escapes kept), whether it
+/// was quoted, and its line.
+#[derive(Clone, Copy, Debug)]
+struct Token<'a> {
+    text: &'a [u8],
+    quoted: bool,
+    line: usize,
+}
+
+impl<'a> Token<'a> {
+    /// The text of a token that may not be quoted (a name, number, type...).
+    fn bare(&self) -> Parsed<&'a [u8]> {
+        if self.quoted {
+            return syntax(self.line, format!("unexpected quoted string \"{}\"", lossy(self.text)));
+        }
+        Ok(self.text)
+    }
+
+    /// The octets of a `<character-string>`, escapes decoded.
+    fn octets(&self) -> Parsed<Vec<u8>> {
+        let t = self.text;
+        let mut out = Vec::with_capacity(t.len());
+        let mut i = 0;
+        while i < t.len() {
+            if t[i] == b'\\' {
+                let (b, len) = escape_at(t, i).or_else(|m| syntax(self.line, m))?;
+                out.push(b);
+                i += len;
+            } else {
+                out.push(t[i]);
+                i += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    fn name(&self, origin: &[Vec<u8>]) -> Parsed<Vec<Vec<u8>>> {
+        name_from_master(self.bare()?, origin).or_else(|m| syntax(self.line, m))
+    }
+
+    fn key(&self, origin: &[Vec<u8>]) -> Parsed<Box<str>> {
+        Ok(key_of_labels(&self.name(origin)?))
+    }
+}
+
+/// One entry: a record or a directive, from its first line to the end of
+/// the line that closes its parentheses.
+#[derive(Debug)]
+struct Entry<'a> {
+    line: usize,
+    /// It started with a blank: the owner is the previous record's.
+    blank_owner: bool,
+    tokens: Vec<Token<'a>>,
+}
+
+/// Splits master-file text into entries (RFC 1035 §5.1): `;` comments,
+/// `( )` grouping across lines, quoted strings, `\` escapes.
+struct Lexer<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Self {
+        Lexer { bytes: text.as_bytes(), pos: 0, line: 1 }
+    }
+
+    fn next_entry(&mut self) -> Parsed<Option<Entry<'a>>> {
+        let b = self.bytes;
+        while self.pos < b.len() {
+            let line = self.line;
+            let blank_owner = matches!(b[self.pos], b' ' | b'\t');
+            let mut tokens = Vec::new();
+            // The line of an open `(`.
+            let mut open: Option<usize> = None;
+            while let Some(&c) = b.get(self.pos) {
+                match c {
+                    b'\n' => {
+                        self.pos += 1;
+                        self.line += 1;
+                        if open.is_none() {
+                            break;
+                        }
+                    }
+                    b' ' | b'\t' | b'\r' => self.pos += 1,
+                    b';' => {
+                        while b.get(self.pos).is_some_and(|&c| c != b'\n') {
+                            self.pos += 1;
+                        }
+                    }
+                    b'(' => {
+                        if open.is_some() {
+                            return syntax(self.line, "'(' inside '('");
+                        }
+                        open = Some(self.line);
+                        self.pos += 1;
+                    }
+                    b')' => {
+                        if open.take().is_none() {
+                            return syntax(self.line, "')' without '('");
+                        }
+                        self.pos += 1;
+                    }
+                    b'"' => {
+                        let start = self.pos + 1;
+                        let mut i = start;
+                        loop {
+                            match b.get(i) {
+                                Some(b'"') => break,
+                                Some(b'\\') if b.get(i + 1).is_some_and(|&n| n != b'\n') => i += 2,
+                                Some(b'\\' | b'\n') | None => {
+                                    return syntax(self.line, "quoted string without its closing '\"'");
+                                }
+                                Some(_) => i += 1,
+                            }
+                        }
+                        tokens.push(Token { text: &b[start..i], quoted: true, line: self.line });
+                        self.pos = i + 1;
+                    }
+                    _ => {
+                        let start = self.pos;
+                        let mut i = start;
+                        while let Some(&c) = b.get(i) {
+                            match c {
+                                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
+                                b'\\' if b.get(i + 1).is_some_and(|&n| n != b'\n') => i += 2,
+                                _ => i += 1,
+                            }
+                        }
+                        tokens.push(Token { text: &b[start..i], quoted: false, line: self.line });
+                        self.pos = i;
+                    }
+                }
+            }
+            if let Some(at) = open {
+                return syntax(at, "'(' without ')'");
+            }
+            if !tokens.is_empty() {
+                return Ok(Some(Entry { line, blank_owner, tokens }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The octet of the `\` escape at `t[i]` and the escape's length: `\DDD`
+/// (decimal, at most 255) or `\X` (RFC 1035 §5.1).
+fn escape_at(t: &[u8], i: usize) -> Result<(u8, usize), String> {
+    match t.get(i + 1) {
+        None => Err(format!("'\\' at the end of {}", lossy(t))),
+        Some(d) if d.is_ascii_digit() => {
+            let digits =
+                t.get(i + 1..i + 4).filter(|d| d.iter().all(u8::is_ascii_digit)).ok_or_else(|| {
+                    format!(
+                        "{} is not a \\DDD escape (three decimal digits)",
+                        lossy(&t[i..t.len().min(i + 4)])
+                    )
+                })?;
+            let value = digits.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+            u8::try_from(value).map(|b| (b, 4)).map_err(|_| format!("escape \\{value} is over \\255"))
+        }
+        Some(&x) => Ok((x, 2)),
+    }
+}
+
+/// A name in master-file form: absolute when it ends in an unescaped `.`,
+/// else relative to `origin`; `@` is the origin, `.` the root.
+fn name_from_master(text: &[u8], origin: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+    if text == b"@" {
+        return Ok(origin.to_vec());
+    }
+    if text == b"." {
+        return Ok(Vec::new());
+    }
+    let mut labels = Vec::new();
+    let mut label = Vec::new();
+    let mut i = 0;
+    let mut absolute = false;
+    while i < text.len() {
+        match text[i] {
+            b'.' => {
+                if label.is_empty() {
+                    return Err(format!("empty label in name {}", lossy(text)));
+                }
+                labels.push(std::mem::take(&mut label));
+                i += 1;
+                absolute = i == text.len();
+            }
+            b'\\' => {
+                let (b, len) = escape_at(text, i)?;
+                label.push(b);
+                i += len;
+            }
+            b => {
+                label.push(b);
+                i += 1;
+            }
+        }
+    }
+    if !absolute {
+        if label.is_empty() {
+            return Err("empty name".into());
+        }
+        labels.push(label);
+        labels.extend_from_slice(origin);
+    }
+    if let Some(long) = labels.iter().find(|l| l.len() > MAX_LABEL) {
+        return Err(format!("label {} is longer than {MAX_LABEL} octets", lossy(long)));
+    }
+    if labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1 > MAX_NAME_WIRE {
+        return Err(format!("name {} is longer than {MAX_NAME_WIRE} octets", lossy(text)));
+    }
+    Ok(labels)
+}
+
+/// A TTL: seconds, or BIND's units (`1w2d3h4m5s`, any case).
+fn parse_ttl(text: &[u8]) -> Option<u32> {
+    if text.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(text).ok()?.parse().ok();
+    }
+    let mut total: u32 = 0;
+    let mut number: Option<u32> = None;
+    for &c in text {
+        if c.is_ascii_digit() {
+            number = Some(number.unwrap_or(0).checked_mul(10)?.checked_add(u32::from(c - b'0'))?);
+            continue;
+        }
+        let unit: u32 = match c.to_ascii_lowercase() {
+            b'w' => 604_800,
+            b'd' => 86_400,
+            b'h' => 3600,
+            b'm' => 60,
+            b's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
+    }
+    total.checked_add(number.unwrap_or(0))
+}
+
+/// Whether a token is a class: `Some(true)` for IN, `Some(false)` for the
+/// others (CH, HS, CS, `CLASSnnn`), `None` when it is not one.
+fn parse_class(text: &[u8]) -> Option<bool> {
+    let upper = lossy(text).to_ascii_uppercase();
+    match upper.as_str() {
+        "IN" => Some(true),
+        "CH" | "HS" | "CS" => Some(false),
+        _ => upper.strip_prefix("CLASS").and_then(|n| n.parse::<u16>().ok()).map(|n| n == 1),
+    }
+}
+
+/// Record types as the reader handles them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MasterType {
+    A,
+    Aaaa,
+    Mx,
+    Ptr,
+    Cname,
+    Txt,
+    Spf,
+    Soa,
+    Other,
+}
+
+/// Record types in use that hickory-proto 0.26 has no mnemonic for.
+const MORE_TYPES: [&str; 16] = [
+    "AFSDB", "APL", "DHCID", "DLV", "EUI48", "EUI64", "HIP", "IPSECKEY", "KX", "L32", "L64", "LOC", "LP",
+    "NID", "RP", "URI",
+];
+
+fn parse_type(text: &[u8]) -> Option<MasterType> {
+    let upper = lossy(text).to_ascii_uppercase();
+    // RFC 3597 §5: TYPEnnn is type nnn.
+    let number = upper.strip_prefix("TYPE").and_then(|n| n.parse::<u16>().ok());
+    Some(match (upper.as_str(), number) {
+        ("A", _) | (_, Some(1)) => MasterType::A,
+        ("AAAA", _) | (_, Some(28)) => MasterType::Aaaa,
+        ("MX", _) | (_, Some(15)) => MasterType::Mx,
+        ("PTR", _) | (_, Some(12)) => MasterType::Ptr,
+        ("CNAME", _) | (_, Some(5)) => MasterType::Cname,
+        ("TXT", _) | (_, Some(16)) => MasterType::Txt,
+        ("SPF", _) | (_, Some(99)) => MasterType::Spf,
+        ("SOA", _) | (_, Some(6)) => MasterType::Soa,
+        (_, Some(_)) => MasterType::Other,
+        (mnemonic, None) => {
+            // Query types (ANY, AXFR, `*`) are not record types.
+            let known = HickoryType::from_str(mnemonic)
+                .is_ok_and(|t| !matches!(t, HickoryType::ANY | HickoryType::AXFR));
+            if !known && !MORE_TYPES.contains(&mnemonic) {
+                return None;
+            }
+            MasterType::Other
+        }
+    })
+}
+
+/// Reads master-file text into records, stopping at the first error.
+fn read_master(text: &str) -> Parsed<Vec<MasterRecord>> {
+    let mut reader = Reader { origin: Vec::new(), default_ttl: None, last_ttl: None, owner: None };
+    let mut records = Vec::new();
+    let mut lexer = Lexer::new(text);
+    while let Some(entry) = lexer.next_entry()? {
+        if let Some(record) = reader.entry(&entry)? {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// What earlier entries set for later ones.
+struct Reader {
+    origin: Vec<Vec<u8>>,
+    default_ttl: Option<u32>,
+    last_ttl: Option<u32>,
+    owner: Option<Box<str>>,
+}
+
+impl Reader {
+    /// Reads one entry: a record (`Some` when it is served or makes a name
+    /// exist) or a directive (`None`).
+    fn entry(&mut self, entry: &Entry<'_>) -> Parsed<Option<MasterRecord>> {
+        let first = entry.tokens[0];
+        if !entry.blank_owner && !first.quoted && first.text.starts_with(b"$") {
+            self.directive(entry)?;
+            return Ok(None);
+        }
+        let rest = if entry.blank_owner {
+            if self.owner.is_none() {
+                return syntax(entry.line, "no owner name, and no record before to take it from");
+            }
+            &entry.tokens[..]
+        } else {
+            self.owner = Some(first.key(&self.origin)?);
+            &entry.tokens[1..]
+        };
+        let owner = self.owner.clone().unwrap_or_default();
+        // [<TTL>] [<class>] <type>, TTL and class in either order.
+        let mut ttl = None;
+        let mut class_in = None;
+        let mut next = rest.iter();
+        let (rtype, type_token) = loop {
+            let Some(token) = next.next() else {
+                let line = rest.last().map_or(entry.line, |t| t.line);
+                return syntax(line, "record without a type");
+            };
+            let text = token.bare()?;
+            if text[0].is_ascii_digit() && ttl.is_none() {
+                let value = parse_ttl(text).ok_or_else(|| SyntaxError {
+                    line: token.line,
+                    message: format!("bad TTL {}", lossy(text)),
+                })?;
+                ttl = Some(value);
+                continue;
+            }
+            if class_in.is_none()
+                && let Some(is_in) = parse_class(text)
+            {
+                class_in = Some(is_in);
+                continue;
+            }
+            let rtype = parse_type(text).ok_or_else(|| SyntaxError {
+                line: token.line,
+                message: format!("record type string unknown: {}", lossy(text)),
+            })?;
+            break (rtype, token);
+        };
+        let rdata: Vec<Token<'_>> = next.copied().collect();
+        let data = self.rdata(rtype, type_token, &rdata)?;
+        let ttl = match ttl {
+            Some(ttl) => {
+                self.last_ttl = Some(ttl);
+                ttl
+            }
+            None => self.default_ttl.or(self.last_ttl).unwrap_or(DEFAULT_TTL),
+        };
+        // Only class IN is served (a record without a class is IN).
+        Ok((class_in != Some(false)).then_some(MasterRecord { owner, ttl, data }))
+    }
+
+    fn directive(&mut self, entry: &Entry<'_>) -> Parsed<()> {
+        let directive = lossy(entry.tokens[0].text).to_ascii_uppercase();
+        let args = &entry.tokens[1..];
+        match directive.as_str() {
+            "$ORIGIN" => {
+                let [name] = args else { return syntax(entry.line, "$ORIGIN takes one name") };
+                self.origin = name.name(&self.origin)?;
+            }
+            "$TTL" => {
+                let [ttl] = args else { return syntax(entry.line, "$TTL takes one TTL") };
+                let text = ttl.bare()?;
+                self.default_ttl = Some(parse_ttl(text).ok_or_else(|| SyntaxError {
+                    line: ttl.line,
+                    message: format!("bad TTL {}", lossy(text)),
+                })?);
+            }
+            "$INCLUDE" => return syntax(entry.line, "$INCLUDE is not supported: load each file instead"),
+            _ => return syntax(entry.line, format!("unknown directive {directive}")),
+        }
+        Ok(())
+    }
+
+    fn rdata(&self, rtype: MasterType, type_token: &Token<'_>, rdata: &[Token<'_>]) -> Parsed<Data> {
+        let line = type_token.line;
+        let what = lossy(type_token.text).to_ascii_uppercase();
+        if rtype != MasterType::Other && rdata.first().is_some_and(|t| t.text == b"\\#" && !t.quoted) {
+            return syntax(line, format!("RFC 3597 data (\\#) is not supported for {what}"));
+        }
+        // Exactly `N` tokens.
+        let fields = |n: usize, form: &str| -> Parsed<&[Token<'_>]> {
+            if rdata.len() != n {
+                let at = rdata.get(n).map_or(line, |t| t.line);
+                return syntax(at, format!("{what} data is {form}"));
+            }
+            Ok(rdata)
+        };
+        Ok(match rtype {
+            MasterType::A => {
+                let text = fields(1, "one IPv4 address")?[0].bare()?;
+                let addr = lossy(text)
+                    .parse()
+                    .or_else(|_| syntax(line, format!("bad IPv4 address {}", lossy(text))))?;
+                Data::A(addr)
+            }
+            MasterType::Aaaa => {
+                let text = fields(1, "one IPv6 address")?[0].bare()?;
+                let addr = lossy(text)
+                    .parse()
+                    .or_else(|_| syntax(line, format!("bad IPv6 address {}", lossy(text))))?;
+                Data::Aaaa(addr)
+            }
+            MasterType::Mx => {
+                let mx = fields(2, "a preference and an exchange name")?;
+                let (pref, exchange) = (&mx[0], &mx[1]);
+                let text = pref.bare()?;
+                let pref = lossy(text)
+                    .parse()
+                    .or_else(|_| syntax(pref.line, format!("bad MX preference {}", lossy(text))))?;
+                Data::Mx(pref, exchange.key(&self.origin)?)
+            }
+            MasterType::Ptr => Data::Ptr(fields(1, "one name")?[0].key(&self.origin)?),
+            MasterType::Cname => Data::Cname(fields(1, "one name")?[0].key(&self.origin)?),
+            MasterType::Txt | MasterType::Spf => {
+                if rdata.is_empty() {
+                    return syntax(line, format!("{what} data is one or more strings"));
+                }
+                let mut size = 0;
+                let mut strings = Vec::with_capacity(rdata.len());
+                for token in rdata {
+                    let octets = token.octets()?;
+                    if octets.len() > MAX_CHARACTER_STRING {
+                        return syntax(
+                            token.line,
+                            format!("string of {} octets, longer than {MAX_CHARACTER_STRING}", octets.len()),
+                        );
+                    }
+                    size += 1 + octets.len();
+                    if size > MAX_RDATA {
+                        return syntax(token.line, format!("{what} data longer than {MAX_RDATA} octets"));
+                    }
+                    strings.push(octets);
+                }
+                if rtype == MasterType::Spf { Data::Spf } else { Data::Txt(strings) }
+            }
+            MasterType::Soa => {
+                let soa = fields(7, "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM")?;
+                soa[0].name(&self.origin)?;
+                soa[1].name(&self.origin)?;
+                let mut numbers = [0u32; 5];
+                for (value, token) in numbers.iter_mut().zip(&soa[2..]) {
+                    let text = token.bare()?;
+                    *value = parse_ttl(text).ok_or_else(|| SyntaxError {
+                        line: token.line,
+                        message: format!("bad SOA number {}", lossy(text)),
+                    })?;
+                }
+                Data::Soa { minimum: numbers[4] }
+            }
+            MasterType::Other => {
+                if rdata.is_empty() {
+                    return syntax(line, format!("{what} record without data"));
+                }
+                Data::Exists
+            }
+        })
     }
 }
