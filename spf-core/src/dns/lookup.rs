@@ -228,7 +228,10 @@ pub struct QueryBudget {
 
 /// The most CNAME hops one lookup follows, within an answer or by asking
 /// again; a longer chain, or a loop, is a temporary error (`temperror`),
-/// from a nameserver and from a [`Zone`](super::Zone) alike.
+/// from a nameserver and from a [`Zone`](super::Zone) alike. RFC 1034
+/// §3.6.2 tells resolvers to follow CNAMEs and §5.3.3 to bound the work;
+/// chains used for SPF records are one or two hops long, and 8 keeps a
+/// hostile chain cheap.
 pub const MAX_CNAME_HOPS: usize = 8;
 
 impl QueryBudget {

@@ -262,12 +262,14 @@ fn wire_type(rtype: RecordType) -> WireType {
     }
 }
 
-/// A name as SPF needs it: lower case, no trailing dot.
+/// A name as SPF needs it: lower case, no trailing dot, its labels as they
+/// are (`foo:bar.example`, not the escaped presentation `foo\:bar.example`);
+/// a name that text cannot write plainly (a label with a `.` or octets that
+/// are not UTF-8) in the escaped form of [`super::zone::name_text`], which
+/// is no valid target, so evaluation skips it.
 fn plain(name: &Name) -> Box<str> {
-    let mut text = name.to_ascii();
-    if text.ends_with('.') {
-        text.pop();
-    }
+    let labels: Vec<&[u8]> = name.iter().collect();
+    let mut text = super::zone::name_text(&labels);
     text.make_ascii_lowercase();
     text.into_boxed_str()
 }

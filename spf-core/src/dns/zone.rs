@@ -43,11 +43,9 @@ use crate::Error;
 /// Default TTL of records added in code, and of master-file records that
 /// give no TTL when neither `$TTL` nor an earlier record gave one.
 const DEFAULT_TTL: u32 = 3600;
-/// Longest CNAME chain a [`Zone`] lookup follows: a chain of more hops, or
-/// a loop, is a temporary error (`temperror`). RFC 1034 §3.6.2 tells
-/// resolvers to follow CNAMEs and §5.3.3 to bound the work; chains used for
-/// SPF records are one or two hops long, and 8 keeps a hostile chain cheap.
-pub const MAX_CNAME_HOPS: usize = 8;
+/// Longest CNAME chain a [`Zone`] lookup follows, as a resolver lookup does
+/// (one constant for both, so a chain means the same over either).
+pub use super::MAX_CNAME_HOPS;
 /// Lookups kept in the query log (the counter counts them all).
 const MAX_LOG: usize = 4096;
 /// Longest label, in octets (RFC 1035 §2.3.4).
