@@ -220,3 +220,95 @@ fn item6_a_slow_answer_is_asked_once() {
     assert_eq!(eval.result, SpfResult::Pass);
     assert_eq!(server.count("slow.test", "TXT"), 1);
 }
+
+/// `count` CNAME hops from `c0.test` to a TXT record, each hop at its own name.
+fn cname_chain_zone(hops: usize) -> String {
+    let mut zone = String::from("$TTL 300\n");
+    for i in 0..hops {
+        zone.push_str(&format!("c{i}.test. IN CNAME c{}.test.\n", i + 1));
+    }
+    zone.push_str(&format!("c{hops}.test. IN TXT \"v=spf1 +all\"\n"));
+    zone
+}
+
+// Item 5: over real DNS a CNAME loop, or a chain longer than 8 hops, was read
+// as "no record" (none) where the zone backend said temperror. Both backends
+// now agree: up to 8 hops is followed, a loop or a longer chain is a
+// temporary error; whether the server sends the chain in one answer or one
+// hop at a time.
+#[test]
+fn item5_cname_loops_and_long_chains_are_temperror_over_dns_and_zone() {
+    use spf_core::dns::{MAX_CNAME_HOPS, Zone};
+    for partial in [false, true] {
+        for (zone_text, expected) in [
+            (cname_chain_zone(MAX_CNAME_HOPS), SpfResult::Pass),
+            (cname_chain_zone(MAX_CNAME_HOPS + 1), SpfResult::TempError),
+            (cname_chain_zone(20), SpfResult::TempError),
+            (
+                "c0.test. 300 IN CNAME c1.test.\nc1.test. 300 IN CNAME c0.test.\n".to_string(),
+                SpfResult::TempError,
+            ),
+        ] {
+            let server = spf_testdns::TestDns::start(&zone_text);
+            server.partial_cnames_all(partial);
+            let checker = resolver_checker(&server, 2_000, 1);
+            let over_dns = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@c0.test", "h.test");
+            let zone = Zone::from_master_str(&zone_text, "<test>").expect("zone");
+            let in_zone = evaluate(&zone, "192.0.2.1", "a@c0.test");
+            assert_eq!(over_dns.result, expected, "over DNS, partial answers {partial}: {zone_text}");
+            assert_eq!(in_zone.result, expected, "zone: {zone_text}");
+            // One question per hop at most: chains are bounded per lookup.
+            assert!(server.total() <= MAX_CNAME_HOPS + 1, "{} queries", server.total());
+        }
+    }
+}
+
+// Item 5: ten `mx` terms behind 7-hop chains answered one hop at a time
+// sent 881 queries where RFC 7208 allows 111 lookups. Every hop is charged
+// to the check; at `max_queries` it sends no more questions (permerror,
+// the DNS query limit).
+#[test]
+fn item5_partial_cname_chains_are_charged_and_capped() {
+    use spf_core::Limits;
+    use spf_core::eval::LimitKind;
+    let mut zone = String::from("$TTL 300\n");
+    let terms: Vec<String> = (0..10).map(|i| format!("mx:m{i}.test")).collect();
+    zone.push_str(&format!("chains.test. IN TXT \"v=spf1 {} -all\"\n", terms.join(" ")));
+    for i in 0..10 {
+        for h in 0..10 {
+            zone.push_str(&format!("m{i}.test. IN MX {h} h{h}.m{i}.test.\n"));
+            // Each host is a 7-hop chain.
+            for hop in 0..7 {
+                let next = if hop == 6 {
+                    format!("a{h}.m{i}.test.")
+                } else {
+                    format!("h{h}-{}.m{i}.test.", hop + 1)
+                };
+                let alias =
+                    if hop == 0 { format!("h{h}.m{i}.test.") } else { format!("h{h}-{hop}.m{i}.test.") };
+                zone.push_str(&format!("{alias} IN CNAME {next}\n"));
+            }
+            zone.push_str(&format!("a{h}.m{i}.test. IN A 198.51.100.{h}\n"));
+        }
+    }
+    let server = spf_testdns::TestDns::start(&zone);
+    server.partial_cnames_all(true);
+    let checker = resolver_checker(&server, 2_000, 1);
+    let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@chains.test", "h.test");
+    let max = Limits::default().max_queries as usize;
+    assert_eq!(eval.result, SpfResult::PermError, "{:?}", eval.reason);
+    assert!(
+        matches!(&eval.reason, Some(spf_core::Reason::Limit { limit: LimitKind::Queries, .. })),
+        "{:?}",
+        eval.reason
+    );
+    assert!(server.total() <= max, "{} queries", server.total());
+    assert_eq!(eval.dns_queries as usize, server.total(), "every question on the wire is counted");
+    // The same tree answered in full chains costs one question per lookup.
+    server.reset();
+    server.partial_cnames_all(false);
+    let fresh = resolver_checker(&server, 2_000, 1);
+    let eval = fresh.check_blocking("192.0.2.1".parse().expect("ip"), "a@chains.test", "h.test");
+    assert_eq!(eval.result, SpfResult::Fail);
+    assert_eq!(server.total(), 1 + 10 * (1 + 10));
+}

@@ -217,9 +217,10 @@ pub enum TempFailure {
 /// of a nameserver counts (CNAME hops chased one by one and speculative
 /// lookups included); answers from the cache, and waiting for another
 /// check's query in flight, do not. Shared by a check and its speculative
-/// lookups. Once it is spent, the check starts no more lookups (they end in
-/// [`TempFailure::QueryLimit`]); lookups already under way finish the CNAME
-/// hops they are chasing (at most [`MAX_CNAME_HOPS`] each).
+/// lookups. Once it is spent, the check starts no more lookups, and a
+/// resolver asks no further CNAME hop: they end in
+/// [`TempFailure::QueryLimit`], which is never cached (another check
+/// waiting for the same query in flight at that moment shares the refusal).
 #[derive(Debug)]
 pub struct QueryBudget {
     left: AtomicU32,
@@ -250,6 +251,16 @@ impl QueryBudget {
         self.left.load(Ordering::Relaxed) > 0
     }
 
+    /// Takes one question, if any is left: what a resolver does before it
+    /// puts a question on the wire.
+    pub fn take(&self) -> bool {
+        if self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1)).is_err() {
+            return false;
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     /// Counts `questions` put on the wire.
     pub fn charge(&self, questions: u32) {
         let _ = self
@@ -277,11 +288,13 @@ pub trait Lookup: Send + Sync {
     /// Looks up `name` for records of type `rtype`.
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = LookupResult> + Send;
 
-    /// [`Lookup::lookup`] on behalf of a check with `budget`: charges each
-    /// question the lookup puts on the wire (a resolver that chases CNAME
-    /// hops one by one charges each hop; a cache charges nothing for an
-    /// answer it holds). It never refuses: the evaluation checks the budget
-    /// before it starts a lookup. The default charges one question.
+    /// [`Lookup::lookup`] on behalf of a check with `budget`: takes each
+    /// question the lookup puts on the wire from it ([`QueryBudget::take`];
+    /// a resolver that chases CNAME hops one by one takes one per hop and
+    /// stops with [`TempFailure::QueryLimit`] when none is left); a cache
+    /// takes nothing for an answer it holds. The default charges one
+    /// question per lookup, never refusing (for lookups that answer from
+    /// memory, such as a [`Zone`](super::Zone)).
     fn lookup_charged(
         &self,
         name: &str,

@@ -129,7 +129,9 @@ impl Resolver {
         request.set_edns(edns);
         let bytes = request.to_vec().map_err(|e| TempFailure::Other(e.to_string().into()))?;
         let id = request.metadata.id;
-        budget.charge(1);
+        if !budget.take() {
+            return Err(TempFailure::QueryLimit);
+        }
         let mut failure = TempFailure::Timeout;
         let mut refused_by = 0;
         for attempt in 0..self.attempts {

@@ -35,9 +35,8 @@ pub struct Limits {
     pub void_counting: VoidCounting,
     /// DNS questions one check may put on the wire: names asked of a
     /// nameserver, CNAME hops chased one by one and speculative lookups
-    /// included; cached answers do not count. Once spent, the check starts
-    /// no more lookups and ends in `permerror` (the query limit); lookups
-    /// already under way finish their CNAME hops (at most 8 each). Default
+    /// included; cached answers do not count. Once spent, the check sends
+    /// no more questions and ends in `permerror` (the query limit). Default
     /// 160: the most the RFC's limits allow (1 TXT, then 10 `mx` terms of 1
     /// MX and 10 address lookups each, an `exp=` TXT and a `%{p}` PTR walk
     /// of 11: 123 lookups), plus 30 speculative ones, with room to spare.

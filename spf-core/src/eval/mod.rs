@@ -235,8 +235,7 @@ pub struct Evaluation {
     pub void_lookups: u32,
     /// DNS questions this check put on the wire (its own and its
     /// speculative ones, CNAME hops included; answers from the cache are
-    /// free). At most [`Limits::max_queries`] plus the hops of lookups under
-    /// way when it was reached.
+    /// free). At most [`Limits::max_queries`].
     pub dns_queries: u32,
     /// Each step, in order. Empty when tracing is off.
     pub trace: Vec<TraceEvent>,
