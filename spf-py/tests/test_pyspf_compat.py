@@ -286,19 +286,31 @@ def test_pyspf_keywords_are_accepted(demo_checker: fastspf.Checker) -> None:
     assert q.evaluation is not None and q.evaluation.result == fastspf.Result.PASS
 
 
-def test_default_checkers_are_bounded() -> None:
-    """One checker per (receiver, timeout, deadline) asked for, at most MAX_CHECKERS."""
+def test_default_checkers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One checker per (receiver, timeout, deadline) asked for, at most MAX_CHECKERS,
+    built with pyspf's settings (offline here: the test records what is asked)."""
     from fastspf import _pyspf
 
-    _pyspf._checkers.clear()
-    for n in range(_pyspf.MAX_CHECKERS + 3):
-        _pyspf.query("192.0.2.1", "a@b.example", "h", receiver=f"r{n}.example")
-    assert len(_pyspf._checkers) == _pyspf.MAX_CHECKERS
-    assert (None, 20.0, 20.0) not in _pyspf._checkers
+    made: List[Dict[str, Any]] = []
+    real = fastspf.Checker
+
+    def offline_checker(**settings: Any) -> fastspf.Checker:
+        made.append(settings)
+        return real(zone=fastspf.Zone(), **settings)
+
+    monkeypatch.setattr(fastspf, "Checker", offline_checker)
+    monkeypatch.setattr(_pyspf, "_checkers", type(_pyspf._checkers)())
     first = _pyspf._checker(None, 20, 20)
+    assert made == [{"timeout": 20.0, "deadline": 20.0, "receiver": None}]
     assert _pyspf._checker(None, 20, 0) is first, "querytime=0 means the default 20 s deadline"
-    assert _pyspf._checker(None, 20.0, 20.0) is first
-    _pyspf._checkers.clear()
+    assert _pyspf._checker(None, 20.0, 20.0) is first and len(made) == 1
+    _pyspf._checker("mx.example", 3, 7)
+    assert made[-1] == {"timeout": 3.0, "deadline": 7.0, "receiver": "mx.example"}
+    for n in range(_pyspf.MAX_CHECKERS + 3):
+        q = _pyspf.query("192.0.2.1", "a@b.example", "h", receiver=f"r{n}.example")
+        assert q.check()[0] == "none"
+    assert len(_pyspf._checkers) == _pyspf.MAX_CHECKERS
+    assert (None, 20.0, 20.0) not in _pyspf._checkers, "the least recently used one was dropped"
 
 
 def test_ipv6_i_macro_form() -> None:
