@@ -41,7 +41,12 @@ def main() -> int:
     parser.add_argument("--receiver", default="mx.example.net", help="this host's name, for the headers")
     args = parser.parse_args()
 
-    checker = fastspf.Checker(args.nameserver, zone_file=args.zone, receiver=args.receiver)
+    try:
+        checker = fastspf.Checker(args.nameserver, zone_file=args.zone, receiver=args.receiver)
+    except (fastspf.Error, ValueError) as error:
+        # An unreadable or malformed zone file, a bad --nameserver: one line, no traceback.
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
     try:
         mail_from = checker.check(args.ip, args.mail_from, args.helo)
         helo = checker.check_helo(args.ip, args.helo)

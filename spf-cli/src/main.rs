@@ -13,8 +13,9 @@ use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::lint::Overlay;
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Evaluator, Identity};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Evaluator, Identity, SpfResult};
 
+mod batch;
 mod lint;
 mod render;
 
@@ -45,10 +46,10 @@ enum IdentityArg {
 #[derive(Debug, clap::Args)]
 struct CheckArgs {
     /// The SMTP client's IP address (IPv4 or IPv6).
-    #[arg(long)]
-    ip: String,
+    #[arg(long, required_unless_present = "batch")]
+    ip: Option<String>,
     /// The MAIL FROM address; "" is the null reverse-path (then postmaster@<helo> is checked).
-    #[arg(long, required_unless_present = "identity")]
+    #[arg(long, required_unless_present_any = ["identity", "batch"])]
     sender: Option<String>,
     /// The HELO/EHLO name.
     #[arg(long)]
@@ -65,12 +66,49 @@ struct CheckArgs {
     domain: Option<String>,
     #[command(flatten)]
     dns: DnsArgs,
-    /// This host's name, for Received-SPF's receiver= and the %{r} macro.
+    /// This host's name, for Received-SPF's receiver=, the %{r} macro and the authserv-id of
+    /// Authentication-Results (which defaults to the system's host name).
     #[arg(long)]
     receiver: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Check every `IP SENDER [HELO]` line of FILE ("-": standard input) through one checker
+    /// (one cache); print one JSON object per line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ip", "sender", "helo", "record", "exit_status"])]
+    batch: Option<PathBuf>,
+    /// Exit with a status that encodes the result, as libspf2's spfquery does: 1 neutral,
+    /// 2 pass, 3 fail, 4 softfail, 5 none, 6 temperror, 7 permerror; 255 on usage errors.
+    #[arg(long)]
+    exit_status: bool,
+}
+
+/// The exit status of `--exit-status` for a result: the numbers of libspf2's
+/// `SPF_result_t`, which its `spfquery` exits with.
+fn result_exit_status(result: SpfResult) -> u8 {
+    match result {
+        SpfResult::Neutral => 1,
+        SpfResult::Pass => 2,
+        SpfResult::Fail => 3,
+        SpfResult::SoftFail => 4,
+        SpfResult::None => 5,
+        SpfResult::TempError => 6,
+        SpfResult::PermError => 7,
+    }
+}
+
+/// The exit status of a usage error under `--exit-status` (2 means pass there).
+const EXIT_USAGE_WITH_RESULT_STATUS: u8 = 255;
+
+/// The authserv-id of Authentication-Results when no --receiver is given:
+/// this host's name (RFC 8601 §2.5 asks for the name of the host that
+/// verified), `localhost` only when the system cannot tell it.
+fn default_authserv_id() -> String {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// Where DNS answers come from.
@@ -127,16 +165,26 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // With --exit-status, 2 means pass: usage errors must not exit 2.
+    let usage_status =
+        if std::env::args_os().any(|a| a == "--exit-status") { EXIT_USAGE_WITH_RESULT_STATUS } else { 2 };
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::from(usage_status);
+        }
+        Err(error) => error.exit(),
+    };
     let outcome = match cli.command {
-        Command::Check(args) => check(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check(&args),
         Command::Lint(args) => lint::run(&args),
     };
     match outcome {
         Ok(code) => code,
         Err(error) => {
             eprintln!("fastspf: {error:#}");
-            ExitCode::from(2)
+            ExitCode::from(usage_status)
         }
     }
 }
@@ -150,8 +198,11 @@ fn print(text: &str) -> Result<()> {
     }
 }
 
-fn check(args: &CheckArgs) -> Result<()> {
-    let ip = spf_core::parse_ip(&args.ip).map_err(|e| Usage(e.to_string()))?;
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.batch {
+        return batch::run(args, path);
+    }
+    let ip = spf_core::parse_ip(args.ip.as_deref().unwrap_or_default()).map_err(|e| Usage(e.to_string()))?;
     let helo = args.helo.as_deref().unwrap_or("");
     let identity = match args.identity {
         Some(IdentityArg::Helo) => IdentityArg::Helo,
@@ -177,24 +228,46 @@ fn check(args: &CheckArgs) -> Result<()> {
             let checker =
                 Checker::new(CheckerConfig { dns, options, worker_threads: 1, ..CheckerConfig::default() })
                     .map_err(|e| Usage(e.to_string()))?;
-            match identity {
-                IdentityArg::Helo => checker.check_helo_blocking(ip, helo),
-                IdentityArg::Mailfrom => checker.check_blocking(ip, sender, helo),
-            }
+            check_identity(&checker, Some(identity), ip, sender, helo)
         }
     };
     let draft = args.record.as_ref().map(|record| (eval.domain.to_string(), record.clone()));
+    let authserv = authserv_id(args);
     let text = if args.json {
-        json(&eval, args.receiver.as_deref(), draft)?
+        let mut value = evaluation_json(&eval, args.receiver.as_deref(), &authserv);
+        if let Some((domain, record)) = draft {
+            value["draft"] = serde_json::json!({ "domain": domain, "record": record });
+        }
+        serde_json::to_string_pretty(&value).context("encoding JSON")?
     } else {
         let mut text = String::new();
         if let Some((domain, record)) = &draft {
             text.push_str(&format!("draft:       {record:?} as the record of {domain} (not published)\n"));
         }
-        text.push_str(&render::text(&eval, args.receiver.as_deref(), &limits));
+        text.push_str(&render::text(&eval, args.receiver.as_deref(), &authserv, &limits));
         text
     };
-    print(&text)
+    print(&text)?;
+    Ok(if args.exit_status { ExitCode::from(result_exit_status(eval.result)) } else { ExitCode::SUCCESS })
+}
+
+/// The authserv-id of Authentication-Results: --receiver, else the host name.
+fn authserv_id(args: &CheckArgs) -> String {
+    args.receiver.clone().unwrap_or_else(default_authserv_id)
+}
+
+/// Checks the identity --identity names (MAIL FROM unless "helo").
+fn check_identity(
+    checker: &Checker,
+    identity: Option<IdentityArg>,
+    ip: std::net::IpAddr,
+    sender: &str,
+    helo: &str,
+) -> Evaluation {
+    match identity {
+        Some(IdentityArg::Helo) => checker.check_helo_blocking(ip, helo),
+        _ => checker.check_blocking(ip, sender, helo),
+    }
 }
 
 /// The most time a check may take (as a checker's default, RFC 7208 4.6.4).
@@ -231,9 +304,9 @@ fn check_draft(
     }))
 }
 
-fn json(eval: &Evaluation, receiver: Option<&str>, draft: Option<(String, String)>) -> Result<String> {
-    let authserv = receiver.unwrap_or("localhost");
-    let mut value = serde_json::json!({
+/// The evaluation as the JSON object `--json` prints (and `--batch`, one per line).
+fn evaluation_json(eval: &Evaluation, receiver: Option<&str>, authserv: &str) -> serde_json::Value {
+    serde_json::json!({
         "result": eval.result.as_str(),
         "identity": eval.identity.as_str(),
         "ip": eval.ip.to_string(),
@@ -250,9 +323,5 @@ fn json(eval: &Evaluation, receiver: Option<&str>, draft: Option<(String, String
         "received_spf": received_spf(eval, receiver),
         "authentication_results": authentication_results(eval, authserv),
         "trace": eval.trace.iter().collect::<Vec<&TraceEvent>>(),
-    });
-    if let Some((domain, record)) = draft {
-        value["draft"] = serde_json::json!({ "domain": domain, "record": record });
-    }
-    serde_json::to_string_pretty(&value).context("encoding JSON")
+    })
 }

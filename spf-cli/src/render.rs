@@ -6,8 +6,9 @@ use spf_core::eval::{QueryOutcome, TraceEvent};
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::{Evaluation, Limits, SpfResult};
 
-/// The evaluation as text: result, why, the trace, and the headers.
-pub fn text(eval: &Evaluation, receiver: Option<&str>, limits: &Limits) -> String {
+/// The evaluation as text: result, why, the trace, and the headers
+/// (Authentication-Results with `authserv` as its authserv-id).
+pub fn text(eval: &Evaluation, receiver: Option<&str>, authserv: &str, limits: &Limits) -> String {
     let mut out = String::new();
     let word = eval.result.as_str().to_ascii_uppercase();
     let _ = writeln!(out, "result:      {word}  ({})", meaning(eval.result));
@@ -30,11 +31,11 @@ pub fn text(eval: &Evaluation, receiver: Option<&str>, limits: &Limits) -> Strin
     );
     if !eval.trace.is_empty() {
         out.push_str("\ntrace:\n");
+        let mut entered = Vec::new();
         for event in &eval.trace {
-            trace_line(&mut out, event);
+            trace_line(&mut out, event, &mut entered);
         }
     }
-    let authserv = receiver.unwrap_or("localhost");
     let _ = write!(out, "\n{}\n{}", received_spf(eval, receiver), authentication_results(eval, authserv));
     out
 }
@@ -51,10 +52,20 @@ fn meaning(result: SpfResult) -> &'static str {
     }
 }
 
-fn trace_line(out: &mut String, event: &TraceEvent) {
+/// `count` and `noun`, in the plural unless `count` is 1.
+fn counted(count: u32, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
+}
+
+/// One trace step as a line. `entered` holds how each domain still open was
+/// entered (`check`, `include`, `redirect`), innermost last.
+fn trace_line(out: &mut String, event: &TraceEvent, entered: &mut Vec<&'static str>) {
     let indent = |depth: u32| "  ".repeat(depth as usize + 1);
     let _ = match event {
-        TraceEvent::Enter { depth, domain, via } => writeln!(out, "{}{via} {domain}", indent(*depth)),
+        TraceEvent::Enter { depth, domain, via } => {
+            entered.push(via);
+            writeln!(out, "{}{via} {domain}", indent(*depth))
+        }
         TraceEvent::Query { depth, name, rtype, outcome } => {
             let answer = match outcome {
                 QueryOutcome::Answer { records } => records.join(", "),
@@ -74,11 +85,24 @@ fn trace_line(out: &mut String, event: &TraceEvent) {
             indent(*depth),
             if *matched { "match" } else { "no match" }
         ),
-        TraceEvent::Leave { depth, domain, result, dns_lookups_spent, void_lookups_spent } => writeln!(
-            out,
-            "{}{domain}: {result} (spent {dns_lookups_spent} DNS-querying terms, {void_lookups_spent} void lookups)",
-            indent(*depth)
-        ),
+        TraceEvent::Leave { depth, domain, result, dns_lookups_spent, void_lookups_spent } => {
+            // The core counts the include: or redirect= term that entered a
+            // domain in that domain's `dns_lookups_spent` when its record was
+            // evaluated (not when it had none: then 0). The line names what
+            // the domain's own record, and what it includes, spent: the term
+            // that led here is counted in the record that holds it.
+            let own = match entered.pop() {
+                Some("include" | "redirect") => dns_lookups_spent.saturating_sub(1),
+                _ => *dns_lookups_spent,
+            };
+            writeln!(
+                out,
+                "{}{domain}: {result} (spent {}, {})",
+                indent(*depth),
+                counted(own, "DNS-querying term"),
+                counted(*void_lookups_spent, "void lookup")
+            )
+        }
         TraceEvent::Explanation { domain, detail } => writeln!(out, "  explanation from {domain}: {detail}"),
         TraceEvent::Truncated { omitted } => writeln!(out, "  ... {omitted} more steps not recorded"),
         other => writeln!(out, "  {other:?}"),

@@ -11,6 +11,30 @@ fn fastspf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fastspf")).args(args).output().expect("run fastspf")
 }
 
+/// Runs fastspf with `input` on its standard input.
+fn fastspf_with_input(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastspf"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run fastspf");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write the input");
+    drop(stdin);
+    child.wait_with_output().expect("fastspf output")
+}
+
+/// Each output line as a JSON object.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
 /// Runs `check --json` against the demo zone and returns the parsed object.
 fn check_json(ip: &str, sender: &str, helo: &str) -> serde_json::Value {
     let zone = demo_zone();
@@ -60,10 +84,11 @@ fn every_demo_case_gives_its_result() {
         for key in ["explanation", "domain", "dns_lookups", "void_lookups", "trace"] {
             assert!(v.get(key).is_some(), "{key} missing for {sender}");
         }
-        let received = v["received_spf"].as_str().expect("received_spf");
+        // Headers come folded (LF before a space); unfolded they read as one line.
+        let received = v["received_spf"].as_str().expect("received_spf").replace("\n ", " ");
         assert!(received.starts_with(&format!("Received-SPF: {result} ")), "{received}");
         assert!(received.contains("identity=mailfrom"), "{received}");
-        let ar = v["authentication_results"].as_str().expect("authentication_results");
+        let ar = v["authentication_results"].as_str().expect("authentication_results").replace("\n ", " ");
         assert!(ar.contains(&format!("; spf={result} ")), "{ar}");
         assert!(ar.contains(" smtp.mailfrom="), "{ar}");
     }
@@ -398,4 +423,251 @@ fn check_a_draft_record_before_publishing_it() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["result"], "fail");
+}
+
+// ---- the first hour (issue 15): batch mode, exit status, trace, authserv-id ----
+
+#[test]
+fn batch_checks_each_line_and_reports_bad_lines_without_stopping() {
+    let zone = demo_zone();
+    let mut input = b"# ip sender helo\n\n192.0.2.10 alice@pass.demo.example mail.demo.example\n\
+        203.0.113.9 <alice@fail.demo.example>\tmail.demo.example\r\n\
+        not-an-ip a@pass.demo.example h\n\
+        192.0.2.10 a@pass.demo.example h extra\n\
+        192.0.2.10 <> mail.demo.example\n\
+        192.0.2.10 <>\n"
+        .to_vec();
+    input.extend_from_slice(format!("192.0.2.10 a@{}.example h\n", "x".repeat(5000)).as_bytes());
+    input.extend_from_slice(b"192.0.2.10 \xff@pass.demo.example h\n   # indented comment\n");
+    input.extend_from_slice(b"198.51.100.7 alice@provider.demo.example");
+    let path = std::env::temp_dir().join(format!("fastspf-batch-{}.txt", std::process::id()));
+    std::fs::write(&path, &input).expect("write the batch file");
+    let file_out = fastspf(&[
+        "check",
+        "--zone",
+        zone.to_str().expect("utf-8 path"),
+        "--batch",
+        path.to_str().expect("utf-8 path"),
+        "--receiver",
+        "mx.receiver.example",
+    ]);
+    std::fs::remove_file(&path).expect("remove the batch file");
+    assert_eq!(file_out.status.code(), Some(0), "{}", String::from_utf8_lossy(&file_out.stderr));
+    let stdin_out = fastspf_with_input(
+        &[
+            "check",
+            "--zone",
+            zone.to_str().expect("utf-8 path"),
+            "--batch",
+            "-",
+            "--receiver",
+            "mx.receiver.example",
+        ],
+        &input,
+    );
+    assert_eq!(stdin_out.status.code(), Some(0), "{}", String::from_utf8_lossy(&stdin_out.stderr));
+    assert_eq!(file_out.stdout, stdin_out.stdout, "a file and standard input give the same output");
+
+    let lines = json_lines(&file_out);
+    let summary: Vec<(u64, &str)> = lines
+        .iter()
+        .map(|v| {
+            let line = v["line"].as_u64().expect("line number");
+            (
+                line,
+                v["result"].as_str().unwrap_or_else(|| if v.get("error").is_some() { "error" } else { "?" }),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (3, "pass"),
+            (4, "fail"),
+            (5, "error"),
+            (6, "error"),
+            (7, "pass"),
+            (8, "error"),
+            (9, "error"),
+            (10, "error"),
+            (12, "pass"),
+        ]
+    );
+    assert_eq!(lines[1]["sender"], "alice@fail.demo.example");
+    assert_eq!(lines[2]["input"], "not-an-ip a@pass.demo.example h");
+    assert!(lines[3]["error"].as_str().expect("error").contains("4 fields"), "{}", lines[3]);
+    assert_eq!(lines[4]["sender"], "postmaster@mail.demo.example");
+    assert!(lines[5]["error"].as_str().expect("error").contains("HELO"), "{}", lines[5]);
+    assert!(lines[6]["error"].as_str().expect("error").contains("longer than 4096"), "{}", lines[6]);
+    assert!(lines[6].get("input").is_none(), "an overlong line is not echoed");
+    assert!(lines[7]["error"].as_str().expect("error").contains("UTF-8"), "{}", lines[7]);
+    // Each result object is the --json object (on one line) with its line number.
+    let single = check_json("198.51.100.7", "alice@provider.demo.example", "mail.demo.example");
+    for key in ["result", "mechanism", "domain", "dns_lookups", "trace"] {
+        assert_eq!(lines[8][key], single[key], "{key}");
+    }
+    assert!(
+        lines[0]["authentication_results"]
+            .as_str()
+            .expect("AR")
+            .starts_with("Authentication-Results: mx.receiver.example;")
+    );
+}
+
+/// One checker for the whole batch: the second and third checks of a sender
+/// find its record in the cache (counted on our own server).
+#[test]
+fn batch_shares_one_cache() {
+    let master = std::fs::read_to_string(demo_zone()).expect("demo zone");
+    let server = spf_testdns::TestDns::start(&master);
+    let nameserver = server.addr.to_string();
+    let input = "192.0.2.10 a@pass.demo.example h\n192.0.2.11 b@pass.demo.example h\n\
+                 203.0.113.9 c@pass.demo.example h\n";
+    let out = fastspf_with_input(&["check", "--nameserver", &nameserver, "--batch", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<String> = json_lines(&out).iter().map(|v| v["result"].to_string()).collect();
+    assert_eq!(results, ["\"pass\"", "\"pass\"", "\"fail\""]);
+    assert_eq!(server.count("pass.demo.example", "TXT"), 1, "{:?}", server.seen());
+}
+
+/// A line whose DNS never answers ends in temperror (each check has the
+/// checker's bounds) and the batch goes on.
+#[test]
+fn batch_goes_on_after_a_check_that_times_out() {
+    let master = std::fs::read_to_string(demo_zone()).expect("demo zone");
+    let server = spf_testdns::TestDns::start(&master);
+    server.silence("fail.demo.example");
+    let nameserver = server.addr.to_string();
+    let input = "203.0.113.9 a@fail.demo.example h\n192.0.2.10 a@pass.demo.example h\n";
+    let out = fastspf_with_input(
+        &["check", "--nameserver", &nameserver, "--timeout", "0.2", "--batch", "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["result"], "temperror", "{}", lines[0]);
+    assert_eq!(lines[1]["result"], "pass", "{}", lines[1]);
+}
+
+#[test]
+fn batch_usage_errors() {
+    let zone = demo_zone();
+    let zone = zone.to_str().expect("utf-8 path");
+    for args in [
+        &["check", "--zone", zone, "--batch", "/nonexistent/batch"][..],
+        &["check", "--zone", zone, "--batch", "-", "--ip", "192.0.2.1"][..],
+        &["check", "--zone", zone, "--batch", "-", "--record", "v=spf1 -all"][..],
+    ] {
+        let out = fastspf_with_input(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty() && out.stdout.is_empty(), "{args:?}");
+    }
+    let empty = fastspf_with_input(&["check", "--zone", zone, "--batch", "-"], b"");
+    assert_eq!((empty.status.code(), empty.stdout.len()), (Some(0), 0));
+}
+
+#[test]
+fn exit_status_encodes_the_result_when_asked() {
+    let zone = demo_zone();
+    let zone = zone.to_str().expect("utf-8 path");
+    let cases = [
+        ("203.0.113.9", "a@neutral.demo.example", 1),
+        ("192.0.2.10", "a@pass.demo.example", 2),
+        ("203.0.113.9", "a@fail.demo.example", 3),
+        ("203.0.113.9", "a@softfail.demo.example", 4),
+        ("192.0.2.10", "a@none.demo.example", 5),
+        ("192.0.2.10", "a@permerror.demo.example", 7),
+    ];
+    for (ip, sender, status) in cases {
+        let args = ["check", "--zone", zone, "--ip", ip, "--sender", sender];
+        assert_eq!(fastspf(&args).status.code(), Some(0), "off by default");
+        let out = fastspf(&[&args[..], &["--exit-status"]].concat());
+        assert_eq!(out.status.code(), Some(status), "{sender}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("result:"), "the output is unchanged");
+    }
+    // temperror: a name the server answers with SERVFAIL.
+    let master = std::fs::read_to_string(demo_zone()).expect("demo zone");
+    let server = spf_testdns::TestDns::start(&master);
+    server.servfail("pass.demo.example");
+    let nameserver = server.addr.to_string();
+    let out = fastspf(&[
+        "check",
+        "--nameserver",
+        &nameserver,
+        "--ip",
+        "192.0.2.10",
+        "--sender",
+        "a@pass.demo.example",
+        "--exit-status",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    // Usage errors exit 255 under --exit-status (2 means pass there), 2 otherwise.
+    for args in [
+        &["check", "--zone", zone, "--ip", "not-an-ip", "--sender", "a@b.example", "--exit-status"][..],
+        &["check", "--no-such-option", "--exit-status"][..],
+    ] {
+        let out = fastspf(args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+        let without: Vec<&str> = args.iter().copied().filter(|a| *a != "--exit-status").collect();
+        assert_eq!(fastspf(&without).status.code(), Some(2), "{without:?}");
+    }
+    // A batch has many results: --exit-status does not apply to it.
+    let out = fastspf_with_input(&["check", "--zone", zone, "--batch", "-", "--exit-status"], b"");
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--exit-status"));
+}
+
+/// Issue 15: a record with no DNS-querying term said "spent 1 DNS-querying
+/// terms": the include that led to it was counted in it.
+#[test]
+fn trace_counts_each_records_own_terms_in_words() {
+    let zone = demo_zone();
+    let out = fastspf(&[
+        "check",
+        "--zone",
+        zone.to_str().expect("utf-8 path"),
+        "--ip",
+        "198.51.100.7",
+        "--sender",
+        "alice@provider.demo.example",
+    ]);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    for line in [
+        "      _netblocks.provider.demo.example: pass (spent 0 DNS-querying terms, 0 void lookups)\n",
+        "    _spf.provider.demo.example: pass (spent 1 DNS-querying term, 0 void lookups)\n",
+        "  provider.demo.example: pass (spent 2 DNS-querying terms, 0 void lookups)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    let out = fastspf(&[
+        "check",
+        "--zone",
+        zone.to_str().expect("utf-8 path"),
+        "--ip",
+        "198.51.100.7",
+        "--sender",
+        "alice@redirect.demo.example",
+    ]);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("    provider.demo.example: pass (spent 2 DNS-querying terms, 0 void lookups)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  redirect.demo.example: pass (spent 3 DNS-querying terms, 0 void lookups)\n"),
+        "{text}"
+    );
+}
+
+/// Issue 15: without --receiver, Authentication-Results named `localhost`.
+#[test]
+fn authserv_id_defaults_to_the_host_name() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host name");
+    let host = host.trim();
+    let v = check_json("192.0.2.10", "alice@pass.demo.example", "mail.demo.example");
+    let ar = v["authentication_results"].as_str().expect("authentication_results").replace("\n ", " ");
+    let expected = if host.is_empty() { "localhost" } else { host };
+    assert!(ar.starts_with(&format!("Authentication-Results: {expected}; spf=pass")), "{ar}");
 }

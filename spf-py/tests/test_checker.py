@@ -43,7 +43,7 @@ def test_pass_fields_and_headers(checker: fastspf.Checker) -> None:
     assert ev.received_spf().startswith("Received-SPF: pass (mx.receiver.example: domain of alice@pass.demo.example")
     assert "receiver=other.example" in ev.received_spf(receiver="other.example")
     assert ev.authentication_results("mx.receiver.example") == (
-        "Authentication-Results: mx.receiver.example; spf=pass smtp.mailfrom=alice@pass.demo.example")
+        "Authentication-Results: mx.receiver.example; spf=pass\n smtp.mailfrom=alice@pass.demo.example")
     assert "pass" in repr(ev) and "ip4:192.0.2.0/24" in repr(ev)
     events = [e["event"] for e in ev.trace]
     assert events[0] == "enter" and "record" in events and events[-1] == "leave"
@@ -121,7 +121,8 @@ def test_bad_inputs(checker: fastspf.Checker) -> None:
     # NUL bytes and huge strings are data: a result, not a crash.
     assert checker.check("192.0.2.1", "a\x00b@pass.demo.example\x00", "h\x00").result in ("fail", "none")
     assert checker.check("192.0.2.1", "a@" + "x" * 1_000_000).result == "none"
-    assert "\n" not in checker.check("192.0.2.1", "a\r\nX: y@pass.demo.example").received_spf()
+    header = checker.check("192.0.2.1", "a\r\nX: y@pass.demo.example").received_spf()
+    assert "\r" not in header and all(line.startswith(" ") for line in header.split("\n")[1:]), header
     with pytest.raises(ValueError):
         fastspf.Checker(nameservers=["not an address"])
     with pytest.raises(ValueError):
@@ -130,13 +131,25 @@ def test_bad_inputs(checker: fastspf.Checker) -> None:
         fastspf.Checker(zone_file="/nonexistent/zone")
 
 
-def test_check2_is_pyspf_shaped(monkeypatch: pytest.MonkeyPatch, checker: fastspf.Checker) -> None:
-    monkeypatch.setattr(fastspf, "_default", checker)
-    assert fastspf.check2("192.0.2.10", "a@pass.demo.example", "mail.demo.example") == ("pass", "sender SPF authorized")
-    result, text = fastspf.check2("203.0.113.9", "a@fail.demo.example", "h")
+def test_headers_fold_with_lf_and_unfold_to_one_line(checker: fastspf.Checker) -> None:
+    ev = checker.check("192.0.2.10", "alice@pass.demo.example", helo="mail.demo.example")
+    header = ev.received_spf()
+    assert "\n " in header and "\r" not in header
+    assert all(len(line) <= 78 for line in header.split("\n")), header
+    assert header.replace("\n", "") == (
+        "Received-SPF: pass (mx.receiver.example: domain of alice@pass.demo.example designates 192.0.2.10 "
+        "as permitted sender) client-ip=192.0.2.10; envelope-from=alice@pass.demo.example; "
+        "helo=mail.demo.example; receiver=mx.receiver.example; identity=mailfrom; mechanism=\"ip4:192.0.2.0/24\"")
+
+
+def test_check2_is_pyspf_shaped(checker: fastspf.Checker) -> None:
+    assert fastspf.check2("192.0.2.10", "a@pass.demo.example", "mail.demo.example", checker=checker) == (
+        "pass", "sender SPF authorized")
+    result, text = fastspf.check2("203.0.113.9", "a@fail.demo.example", "h", checker=checker)
     assert result == "fail" and text.startswith("203.0.113.9 is not a mail server")
-    result, text = fastspf.check2("192.0.2.10", "a@permerror.demo.example", "h")
-    assert result == "permerror" and "invalid SPF record" in text
+    result, text = fastspf.check2("192.0.2.10", "a@permerror.demo.example", "h", checker=checker)
+    assert result == "permerror" and text.startswith("SPF Permanent Error: invalid SPF record")
+    assert fastspf.check("192.0.2.10", "a@permerror.demo.example", "h", checker=checker)[:2] == ("unknown", 550)
 
 
 CORPUS = [

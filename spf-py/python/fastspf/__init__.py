@@ -6,20 +6,28 @@
 <Result.PASS: 'pass'>
 
 One :class:`Checker` holds the resolver and a shared, TTL-aware DNS cache;
-create it once and use it from any number of threads (the GIL is released
-while a check runs) or from asyncio (:meth:`Checker.check_async`).
+create it once and use it from any number of threads or from asyncio
+(:meth:`Checker.check_async`). A check that must wait for DNS releases the
+GIL while it waits, so threads overlap their lookups; a check answered from
+the cache (microseconds, no I/O) keeps it, because handing the GIL over and
+back would cost more than the check.
+
+``import fastspf as spf`` serves pyspf callers: :func:`check2`,
+:func:`check`, :class:`query`, :class:`PermError` and :class:`TempError`
+take pyspf 2.0's arguments and return its shapes (spf-py/README.md lists
+the differences).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Union
 
 from . import _native
 from ._base import Error, RecordError, Result, Severity
 from ._native import Diagnostic, Evaluation, LintReport, Term, Zone
+from ._pyspf import PermError, TempError, check, check2, query
 
 __version__: str = _native.__version__
 
@@ -29,15 +37,18 @@ __all__ = [
     "Error",
     "Evaluation",
     "LintReport",
+    "PermError",
     "RecordError",
     "Result",
     "Severity",
+    "TempError",
     "Term",
     "Zone",
     "check",
     "check2",
     "lint",
     "parse",
+    "query",
     "__version__",
 ]
 
@@ -125,7 +136,8 @@ class Checker:
 
         ``mail_from`` is the envelope sender; ``""`` is the null sender, for
         which ``postmaster@<helo>`` is checked. Blocks until the result is
-        known, with the GIL released.
+        known; while it waits for DNS the GIL is released (a check answered
+        from the cache keeps it: it takes microseconds).
 
         :raises ValueError: when ``ip`` is not an IPv4 or IPv6 address.
         """
@@ -187,23 +199,6 @@ class Checker:
 def _resolve(future: "asyncio.Future[Evaluation]", evaluation: Evaluation) -> None:
     if not future.done():
         future.set_result(evaluation)
-
-
-_default: Optional[Checker] = None
-_default_lock = threading.Lock()
-
-
-def _default_checker() -> Checker:
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Checker()
-        return _default
-
-
-def check(ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation:
-    """Checks with a default :class:`Checker` (system resolvers), created on first use."""
-    return _default_checker().check(ip, mail_from, helo)
 
 
 def parse(record: str) -> List[Term]:
@@ -275,31 +270,3 @@ def lint(
         max_void_lookups=max_void_lookups,
         check_mail_hosts=check_mail_hosts,
     )
-
-
-_CHECK2_TEXT = {
-    Result.PASS: "sender SPF authorized",
-    Result.NEUTRAL: "access neither permitted nor denied",
-    Result.SOFTFAIL: "domain owner discourages use of this host",
-    Result.NONE: "",
-}
-
-
-def check2(i: str, s: str, h: str) -> Tuple[str, str]:
-    """pyspf-compatible ``check2``: ``(result, explanation)`` for client IP
-    ``i``, MAIL FROM ``s`` and HELO ``h``, using the default checker.
-
-    The result is the lower-case RFC 7208 word; the explanation is the
-    ``exp=`` text on ``fail``, the problem for ``permerror``/``temperror``,
-    and a fixed short text otherwise. See the README for the differences
-    from pyspf that remain.
-    """
-    evaluation = check(i, s, h)
-    result = Result(evaluation.result)
-    if result is Result.FAIL:
-        text = evaluation.explanation or ""
-    elif result in (Result.PERMERROR, Result.TEMPERROR):
-        text = evaluation.reason or ""
-    else:
-        text = _CHECK2_TEXT[result]
-    return result.value, text
