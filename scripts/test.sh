@@ -57,7 +57,7 @@ mkdir -p "$target_dir"
 target_dir="$(cd "$target_dir" && pwd)"
 venv="${FASTSPF_VENV:-$target_dir/venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest pytest-timeout pyyaml
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r spf-py/tests/requirements.txt
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./spf-py
 cargo build --quiet --locked -p spf-testdns
 export FASTSPF_TESTDNS="$target_dir/debug/spf-testdns"

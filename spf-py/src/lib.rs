@@ -129,7 +129,8 @@ impl PyEvaluation {
         let json = serde_json::to_string(&self.eval.trace).map_err(|e| library_error(py, e.to_string()))?;
         py.import("json")?.call_method1("loads", (json,))
     }
-    /// The `Received-SPF:` header field, one line.
+    /// The `Received-SPF:` header field, folded with a line feed before a
+    /// space where it is long (no CR, no trailing line break).
     #[pyo3(signature = (receiver=None))]
     fn received_spf(&self, receiver: Option<&str>) -> String {
         received_spf(&self.eval, receiver.or(self.receiver.as_deref()))

@@ -8,6 +8,16 @@
 
 static int check_failures = 0;
 
+/* Whether a header field is folded as the library folds: no CR, and every
+   LF followed by a space (a continuation line). */
+static inline int only_folds(const char *s) {
+    for (; *s; s++) {
+        if (*s == '\r') return 0;
+        if (*s == '\n' && s[1] != ' ') return 0;
+    }
+    return 1;
+}
+
 #define CHECK(cond)                                                              \
     do {                                                                         \
         if (!(cond)) {                                                           \

@@ -58,9 +58,10 @@ int main(int argc, char **argv) {
         snprintf(prefix, sizeof prefix, "Received-SPF: %s (mx.receiver.example: ", cases[i].name);
         CHECK_PREFIX(fastspf_result_received_spf(result), prefix);
         CHECK(strstr(fastspf_result_received_spf(result), "identity=mailfrom") != NULL);
-        CHECK(strchr(fastspf_result_received_spf(result), '\n') == NULL);
-        snprintf(prefix, sizeof prefix, "spf=%s ", cases[i].name);
+        CHECK(only_folds(fastspf_result_received_spf(result)));
+        snprintf(prefix, sizeof prefix, "spf=%s", cases[i].name);
         CHECK_PREFIX(fastspf_result_authentication_results(result), prefix);
+        CHECK(only_folds(fastspf_result_authentication_results(result)));
         /* Accessors are stable: the same pointer twice. */
         CHECK(fastspf_result_received_spf(result) == fastspf_result_received_spf(result));
         fastspf_result_free(result);
