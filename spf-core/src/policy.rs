@@ -507,7 +507,7 @@ impl LocalPolicy {
     }
 
     /// Applies the policy to a finished check, looking up what it needs
-    /// through `lookup`: trusted forwarders on `fail`, the best guess on
+    /// through `lookup`: trusted forwarders on a Mail From `fail`, the best guess on
     /// `none` for a domain without a record, the wide-open judgement on
     /// `pass` (with [`WideOpenPass::Neutral`]). `now` dates the wide-open
     /// judgements it remembers.
@@ -520,7 +520,8 @@ impl LocalPolicy {
     ) -> PolicyOutcome {
         let helo = evaluation.helo.clone().unwrap_or_default();
         match evaluation.result {
-            SpfResult::Fail => {
+            // Forwarding breaks the sender's SPF, not the HELO's.
+            SpfResult::Fail if evaluation.identity == Identity::MailFrom => {
                 for forwarder in &self.trusted_forwarders {
                     let eval = domain_check(lookup, options, evaluation.ip, forwarder, &helo).await;
                     if eval.result == SpfResult::Pass {
@@ -916,6 +917,11 @@ forged.fwd.example.  A   198.51.100.1
             header.ends_with(r#"; policy="forwarded: trusted forwarder fwd.example authorizes the client""#),
             "{header}"
         );
+
+        // A HELO fail is the client's own: forwarding does not explain it.
+        let helo = run(Evaluator::new(&zone, options()).check_helo(ip("203.0.113.9"), "fail.example"));
+        assert_eq!(helo.result, SpfResult::Fail);
+        assert!(run(p.after_check(&zone, &options(), helo, Instant::now())).note.is_none());
 
         // A client the forwarder does not authorize: a plain fail.
         let eval = check(&zone, "198.51.100.99", "alice@fail.example");
