@@ -100,14 +100,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // systemd's sockets are taken before any thread starts (it edits the environment).
-    let mut listeners = match Listener::from_systemd() {
+    let systemd = match Listener::from_systemd() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("fastspf-policyd: {e}");
             return ExitCode::from(2);
         }
     };
-    let daemon = !args.listen.is_empty() || !listeners.is_empty();
+    let daemon = !args.listen.is_empty() || !systemd.is_empty();
     let sink = match args.log.unwrap_or(if daemon { LogTo::Stderr } else { LogTo::Syslog }) {
         LogTo::Stderr => Sink::Stderr,
         LogTo::Syslog => Logger::syslog(&args.syslog_socket),
@@ -135,6 +135,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let mut listeners = Vec::new();
+        for socket in systemd {
+            listeners.push(Listener::from_std(socket)?);
+        }
         for spec in &args.listen {
             listeners.push(Listener::bind(spec)?);
         }

@@ -183,6 +183,15 @@ pub async fn serve_connection<R, W>(
     }
 }
 
+/// A listening socket systemd passed, before the runtime runs.
+#[derive(Debug)]
+pub enum StdListener {
+    /// TCP.
+    Tcp(std::net::TcpListener),
+    /// A Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
+}
+
 /// A listening socket.
 #[derive(Debug)]
 pub enum Listener {
@@ -223,9 +232,22 @@ impl Listener {
         tokio::net::TcpListener::from_std(std_listener).map(Listener::Tcp).map_err(|e| e.to_string())
     }
 
+    /// A socket from [`Listener::from_systemd`], inside the runtime.
+    pub fn from_std(listener: StdListener) -> Result<Listener, String> {
+        match listener {
+            StdListener::Unix(l) => tokio::net::UnixListener::from_std(l)
+                .map(|l| Listener::Unix(l, None))
+                .map_err(|e| e.to_string()),
+            StdListener::Tcp(l) => {
+                tokio::net::TcpListener::from_std(l).map(Listener::Tcp).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// The sockets systemd passed (`LISTEN_PID`, `LISTEN_FDS`, from fd 3:
     /// sd_listen_fds(3)); empty when none were passed to this process.
-    pub fn from_systemd() -> Result<Vec<Listener>, String> {
+    /// Called before any thread starts (it edits the environment).
+    pub fn from_systemd() -> Result<Vec<StdListener>, String> {
         let pid_ok =
             std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
         let count: RawFd = match std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()) {
@@ -253,16 +275,13 @@ impl Listener {
                     // SAFETY: systemd passed this fd to us; we own it now.
                     let l = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                    out.push(Listener::Unix(
-                        tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?,
-                        None,
-                    ));
+                    out.push(StdListener::Unix(l));
                 }
                 libc::AF_INET | libc::AF_INET6 => {
                     // SAFETY: as above.
                     let l = unsafe { std::net::TcpListener::from_raw_fd(fd) };
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                    out.push(Listener::Tcp(tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?));
+                    out.push(StdListener::Tcp(l));
                 }
                 family => return Err(format!("systemd socket fd {fd}: unsupported address family {family}")),
             }
