@@ -251,7 +251,7 @@ fn repeated_recipients_do_not_repeat_checks() {
     assert!(next.starts_with("prepend Received-SPF: pass"), "a new transaction is checked: {next}");
     d.wait_for("Qx2: prepend");
     // Count the checks of one transaction by their result lines, up to a marker.
-    let mut e = Daemon::start("repeats-count", STRICT, Some(dns()));
+    let e = Daemon::start("repeats-count", STRICT, Some(dns()));
     let mut s = e.connect();
     for _ in 0..5 {
         exchange(&mut s, request("y1", "192.0.2.10", "mail.example", "alice@pass.example").as_bytes());
