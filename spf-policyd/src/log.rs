@@ -115,10 +115,15 @@ impl Logger {
                 let datagram = format!("<{pri}>{}[{}]: {text}", self.ident, std::process::id());
                 let mut socket = socket.lock().unwrap_or_else(|e| e.into_inner());
                 if socket.is_none() {
-                    *socket = UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s)).ok();
+                    // Non-blocking: a syslog daemon that does not read must not
+                    // stall decisions (a line it has no room for is lost).
+                    *socket = UnixDatagram::unbound()
+                        .and_then(|s| s.connect(path).and_then(|()| s.set_nonblocking(true)).map(|()| s))
+                        .ok();
                 }
                 if let Some(s) = socket.as_ref()
-                    && s.send(datagram.as_bytes()).is_err()
+                    && let Err(e) = s.send(datagram.as_bytes())
+                    && e.kind() != std::io::ErrorKind::WouldBlock
                 {
                     *socket = None;
                 }
