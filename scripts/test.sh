@@ -83,4 +83,7 @@ rm -rf "$workload"
 step "fuzz targets compile (running them needs nightly: see fuzz/README.md)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
 
+step "fastspf-policyd: real Postfix in both modes, side by side with Debian's policyd-spf"
+bash spf-policyd/tests/run.sh
+
 step "all tests passed"

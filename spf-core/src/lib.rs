@@ -26,6 +26,7 @@ pub mod eval;
 pub mod headers;
 pub mod lint;
 pub mod macros;
+pub mod policy;
 pub mod record;
 
 pub use checker::{Backend, Checker, CheckerConfig, DnsSource};
