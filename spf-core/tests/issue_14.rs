@@ -302,11 +302,12 @@ fn item5_partial_cname_chains_are_charged_and_capped() {
         "{:?}",
         eval.reason
     );
+    assert_eq!(eval.dns_queries as usize, max, "every question on the wire is counted, up to the cap");
+    // Speculative questions of the check may still be on their way to the
+    // server: the bound holds whenever it is read.
     assert!(server.total() <= max, "{} queries", server.total());
-    assert_eq!(eval.dns_queries as usize, server.total(), "every question on the wire is counted");
     // The same tree answered in full chains costs one question per lookup.
-    server.reset();
-    server.partial_cnames_all(false);
+    let server = spf_testdns::TestDns::start(&zone);
     let fresh = resolver_checker(&server, 2_000, 1);
     let eval = fresh.check_blocking("192.0.2.1".parse().expect("ip"), "a@chains.test", "h.test");
     assert_eq!(eval.result, SpfResult::Fail);

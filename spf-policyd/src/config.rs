@@ -498,7 +498,7 @@ impl Config {
         // fastspf's own.
         if let Some((line, v)) = get("Nameservers") {
             for item in v.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
-                let addr = spf_core::dns::hickory::parse_nameserver(item)
+                let addr = spf_core::dns::parse_nameserver(item)
                     .map_err(|e| ConfigError(format!("line {line}: Nameservers: {e}")))?;
                 c.nameservers.push(addr);
             }

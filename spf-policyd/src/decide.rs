@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use spf_core::dns::{Cache, CacheConfig, CachedLookup, HickoryLookup, ResolverSettings};
+use spf_core::dns::{Cache, CacheConfig, CachedLookup, Resolver, ResolverSettings};
 use spf_core::macros::{MacroContext, MacroString};
 use spf_core::policy::{Exemption, PolicyOutcome};
 use spf_core::{Backend, CheckOptions, Checker, CheckerConfig, DnsSource, Identity, Limits, SpfResult};
@@ -92,7 +92,7 @@ impl Engine {
         };
         let backend = {
             let _runtime = checker.runtime_handle().enter();
-            Backend::Resolver(Box::new(HickoryLookup::new(&settings).map_err(|e| e.to_string())?))
+            Backend::Resolver(Box::new(Resolver::new(&settings).map_err(|e| e.to_string())?))
         };
         let cache: Arc<Cache> = Arc::clone(checker.cache());
         let policy_lookup = CachedLookup::new(backend, cache).with_runtime(checker.runtime_handle());
