@@ -14,7 +14,7 @@ use crate::dns::{
     Cache, CacheConfig, CacheStats, CachedLookup, Lookup, LookupResult, QueryBudget, RecordType, Resolver,
     ResolverSettings, Zone,
 };
-use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Speculation};
+use crate::eval::{CheckOptions, Deadline, Evaluation, Evaluator, Identity, Speculation};
 
 /// Where a checker's DNS answers come from.
 #[derive(Clone, Debug)]
@@ -41,11 +41,8 @@ pub struct CheckerConfig {
     pub cache: CacheConfig,
     /// A cache shared with other checkers, if any.
     pub shared_cache: Option<Arc<Cache>>,
-    /// Limits, receiver name, explanation, tracing.
+    /// Limits, receiver name, explanation, tracing, the per-check deadline.
     pub options: CheckOptions,
-    /// The most time one check may take; then it ends in `temperror`.
-    /// Default 20 s (RFC 7208 §4.6.4: "at least 20 seconds").
-    pub deadline: Duration,
     /// Threads of the checker's runtime, which drive DNS I/O for blocking
     /// checks. Default 2.
     pub worker_threads: usize,
@@ -58,7 +55,6 @@ impl Default for CheckerConfig {
             cache: CacheConfig::default(),
             shared_cache: None,
             options: CheckOptions::default(),
-            deadline: Duration::from_secs(20),
             worker_threads: 2,
         }
     }
@@ -91,7 +87,6 @@ impl Lookup for Backend {
 
 struct Inner {
     evaluator: Evaluator<CachedLookup<Backend>>,
-    deadline: Duration,
     /// `Option` only so that `Drop` can shut it down without blocking.
     runtime: Option<Runtime>,
 }
@@ -132,7 +127,7 @@ pub struct Checker {
 impl std::fmt::Debug for Checker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checker")
-            .field("deadline", &self.inner.deadline)
+            .field("deadline", &self.deadline())
             .field("cache", self.cache())
             .finish_non_exhaustive()
     }
@@ -164,9 +159,7 @@ impl Checker {
         }
         let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
         let evaluator = Evaluator::new(lookup, options);
-        Ok(Checker {
-            inner: Arc::new(Inner { evaluator, deadline: config.deadline, runtime: Some(runtime) }),
-        })
+        Ok(Checker { inner: Arc::new(Inner { evaluator, runtime: Some(runtime) }) })
     }
 
     /// The cache (shareable with other checkers through
@@ -194,17 +187,25 @@ impl Checker {
         }
     }
 
-    /// The per-check deadline.
-    pub fn deadline(&self) -> Duration {
-        self.inner.deadline
+    /// The per-check deadline ([`CheckOptions::deadline`]).
+    pub fn deadline(&self) -> Option<Duration> {
+        self.options().deadline
+    }
+
+    /// When a check starting now must end; lookups still waiting then are
+    /// cut short with a timer (the checker's runtime has one, and async
+    /// callers are told to run one with a time driver).
+    fn deadline_from_now(&self) -> Option<Deadline> {
+        self.inner.evaluator.deadline_from_now(true)
     }
 
     /// Checks the MAIL FROM identity (`mail_from` empty: the null sender,
     /// checked as `postmaster@<helo>`). For async callers: run it inside a
     /// tokio runtime with I/O and time enabled (`#[tokio::main]` has both).
     pub async fn check(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let work = self.inner.evaluator.check_mail_from(ip, mail_from, helo);
-        self.within_deadline(work, || {
+        let deadline = self.deadline_from_now();
+        let work = self.inner.evaluator.check_mail_from_by(ip, mail_from, helo, deadline);
+        self.within_deadline(work, deadline, || {
             let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
             timed_out(Identity::MailFrom, ip, sender, domain, helo)
         })
@@ -213,17 +214,25 @@ impl Checker {
 
     /// Checks the HELO identity. Async, like [`Checker::check`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        let work = self.inner.evaluator.check_helo(ip, helo);
-        self.within_deadline(work, || {
+        let deadline = self.deadline_from_now();
+        let work = self.inner.evaluator.check_helo_by(ip, helo, deadline);
+        self.within_deadline(work, deadline, || {
             timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
         })
         .await
     }
 
-    /// Runs `work` under the per-check deadline. A warm check completes on
-    /// its first poll, so the timer is only armed when `work` has to wait
-    /// (the deadline then counts from that first poll, microseconds later).
-    async fn within_deadline<F>(&self, work: F, late: impl FnOnce() -> Evaluation) -> Evaluation
+    /// Runs `work` (an evaluation that watches `deadline` itself, and ends
+    /// in `temperror` with what it did so far) under a backstop timer
+    /// [`DEADLINE_BACKSTOP`] later, in case anything awaits outside the
+    /// evaluation's own watch. A warm check completes on its first poll and
+    /// arms no timer; the deadline counts from before that poll.
+    async fn within_deadline<F>(
+        &self,
+        work: F,
+        deadline: Option<Deadline>,
+        late: impl FnOnce() -> Evaluation,
+    ) -> Evaluation
     where
         F: Future<Output = Evaluation>,
     {
@@ -233,7 +242,8 @@ impl Checker {
         {
             return eval;
         }
-        match tokio::time::timeout(self.inner.deadline, work).await {
+        let Some(deadline) = deadline else { return work.await };
+        match tokio::time::timeout_at((deadline.at + DEADLINE_BACKSTOP).into(), work).await {
             Ok(eval) => eval,
             Err(_) => late(),
         }
@@ -250,8 +260,9 @@ impl Checker {
     pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
         // Pinned where it is built: moving a check's state costs more than a
         // warm check's work.
-        let work = std::pin::pin!(self.inner.evaluator.check_mail_from(ip, mail_from, helo));
-        self.finish_blocking(work, || {
+        let deadline = self.deadline_from_now();
+        let work = std::pin::pin!(self.inner.evaluator.check_mail_from_by(ip, mail_from, helo, deadline));
+        self.finish_blocking(work, deadline, || {
             let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
             timed_out(Identity::MailFrom, ip, sender, domain, helo)
         })
@@ -259,8 +270,9 @@ impl Checker {
 
     /// [`Checker::check_helo`], blocking. See [`Checker::check_blocking`].
     pub fn check_helo_blocking(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        let work = std::pin::pin!(self.inner.evaluator.check_helo(ip, helo));
-        self.finish_blocking(work, || {
+        let deadline = self.deadline_from_now();
+        let work = std::pin::pin!(self.inner.evaluator.check_helo_by(ip, helo, deadline));
+        self.finish_blocking(work, deadline, || {
             timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
         })
     }
@@ -273,6 +285,7 @@ impl Checker {
     fn finish_blocking<F>(
         &self,
         mut work: std::pin::Pin<&mut F>,
+        deadline: Option<Deadline>,
         late: impl FnOnce() -> Evaluation + Send,
     ) -> Evaluation
     where
@@ -292,7 +305,7 @@ impl Checker {
                 return eval;
             }
         }
-        self.block_on(self.within_deadline(work, late))
+        self.block_on(self.within_deadline(work, deadline, late))
     }
 
     /// Polls `work` once on the calling thread, inside the checker's
@@ -364,6 +377,11 @@ impl Checker {
         })
     }
 }
+
+/// How long after its deadline a check is cut off from outside if its
+/// evaluation has not ended itself (it watches the deadline before every
+/// lookup and abandons a lookup still waiting then, so this is a backstop).
+pub const DEADLINE_BACKSTOP: Duration = Duration::from_millis(50);
 
 /// The evaluation of a check that ran past its deadline.
 fn timed_out(identity: Identity, ip: IpAddr, sender: String, domain: String, helo: &str) -> Evaluation {

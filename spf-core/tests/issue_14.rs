@@ -177,18 +177,25 @@ fn item6_ttls_with_the_top_bit_set_are_not_cached() {
     }
 }
 
-fn resolver_checker(server: &spf_testdns::TestDns, timeout_ms: u64, attempts: usize) -> spf_core::Checker {
+fn resolver_config(
+    server: &spf_testdns::TestDns,
+    timeout_ms: u64,
+    attempts: usize,
+) -> spf_core::CheckerConfig {
     use spf_core::dns::{ResolverSettings, parse_nameserver};
     let settings = ResolverSettings {
         nameservers: vec![parse_nameserver(&server.nameserver()).expect("server address")],
         timeout: std::time::Duration::from_millis(timeout_ms),
         attempts,
     };
-    spf_core::Checker::new(spf_core::CheckerConfig {
+    spf_core::CheckerConfig {
         dns: spf_core::DnsSource::Resolver(settings),
         ..spf_core::CheckerConfig::default()
-    })
-    .expect("checker")
+    }
+}
+
+fn resolver_checker(server: &spf_testdns::TestDns, timeout_ms: u64, attempts: usize) -> spf_core::Checker {
+    spf_core::Checker::new(resolver_config(server, timeout_ms, attempts)).expect("checker")
 }
 
 // Item 6: `attempts` is the number of tries in all (hickory counted retries
@@ -312,4 +319,70 @@ fn item5_partial_cname_chains_are_charged_and_capped() {
     let eval = fresh.check_blocking("192.0.2.1".parse().expect("ip"), "a@chains.test", "h.test");
     assert_eq!(eval.result, SpfResult::Fail);
     assert_eq!(server.total(), 1 + 10 * (1 + 10));
+}
+
+/// Answers from a zone, after blocking the thread (as CPU work would) for
+/// `busy` on every lookup.
+struct Busy {
+    zone: Zone,
+    busy: std::time::Duration,
+}
+
+impl spf_core::dns::Lookup for Busy {
+    async fn lookup(&self, name: &str, rtype: spf_core::dns::RecordType) -> spf_core::dns::LookupResult {
+        std::thread::sleep(self.busy);
+        self.zone.lookup(name, rtype).await
+    }
+}
+
+// Item 2: the check's timer fired only at await points, so work that never
+// waits ran past it (deadline 1 s, checks of 3.6 to 4.8 s). The evaluation
+// now looks at the deadline before every lookup: ten terms of 200 ms of
+// blocking work each stop at the deadline, not after 2 s.
+#[test]
+fn item2_the_deadline_holds_for_work_that_never_waits() {
+    let mut zone = Zone::new();
+    let terms: Vec<String> = (0..10).map(|i| format!("a:h{i}.busy.test")).collect();
+    txt(&mut zone, "busy.test", &format!("v=spf1 {} -all", terms.join(" ")));
+    for i in 0..10 {
+        zone.add_a(&format!("h{i}.busy.test"), std::net::Ipv4Addr::new(198, 51, 100, i));
+    }
+    let busy = Busy { zone, busy: std::time::Duration::from_millis(200) };
+    let options =
+        CheckOptions { deadline: Some(std::time::Duration::from_millis(500)), ..CheckOptions::default() };
+    let evaluator = Evaluator::new(&busy, options);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    let eval =
+        runtime.block_on(evaluator.check_mail_from("192.0.2.1".parse().expect("ip"), "a@busy.test", "h"));
+    assert_eq!(eval.result, SpfResult::TempError);
+    assert_eq!(eval.reason, Some(spf_core::Reason::Deadline));
+    // The TXT lookup and at most two terms fit in 500 ms of 200 ms lookups.
+    assert!(eval.dns_lookups < 10, "{} terms evaluated", eval.dns_lookups);
+}
+
+// Item 6: a check that hit its deadline reported 0 lookups and an empty
+// trace. It now reports what it did before the deadline.
+#[test]
+fn item6_a_check_at_its_deadline_reports_what_it_did() {
+    let server = spf_testdns::TestDns::start(concat!(
+        "partial.test. 300 IN TXT \"v=spf1 include:fast.test include:slow.test -all\"\n",
+        "fast.test. 300 IN TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n",
+        "slow.test. 300 IN TXT \"v=spf1 +all\"\n",
+    ));
+    server.delay("slow.test", std::time::Duration::from_secs(30));
+    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
+        options: CheckOptions {
+            deadline: Some(std::time::Duration::from_secs(2)),
+            ..CheckOptions::default()
+        },
+        ..resolver_config(&server, 10_000, 1)
+    })
+    .expect("checker");
+    let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@partial.test", "h.test");
+    assert_eq!(eval.result, SpfResult::TempError);
+    assert_eq!(eval.reason, Some(spf_core::Reason::Deadline));
+    assert_eq!(eval.dns_lookups, 2, "both includes were counted before the deadline");
+    assert_eq!(eval.dns_queries, 3);
+    let json = serde_json::to_string(&eval.trace).expect("json");
+    assert!(json.contains("fast.test") && json.contains("slow.test"), "{json}");
 }

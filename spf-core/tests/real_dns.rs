@@ -270,7 +270,7 @@ fn deadline_bounds_a_check() {
     server.delay("slow.test", Duration::from_secs(3));
     let checker = Checker::new(CheckerConfig {
         dns: DnsSource::Resolver(settings(&server, Duration::from_secs(5))),
-        deadline: Duration::from_millis(300),
+        options: spf_core::CheckOptions { deadline: Some(Duration::from_millis(300)), ..Default::default() },
         ..CheckerConfig::default()
     })
     .expect("checker");

@@ -54,9 +54,9 @@ impl Config {
                 receiver: self.receiver.clone(),
                 trace: self.trace,
                 speculation: self.speculation,
+                deadline: Some(self.deadline),
                 ..CheckOptions::default()
             },
-            deadline: self.deadline,
             ..CheckerConfig::default()
         })
     }

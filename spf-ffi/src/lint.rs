@@ -127,7 +127,7 @@ pub unsafe extern "C" fn fastspf_lint_run(
         let checker_config = config.checker_config()?;
         let options = LintOptions {
             limits: checker_config.options.limits,
-            deadline: Some(checker_config.deadline),
+            deadline: checker_config.options.deadline,
             ..LintOptions::default()
         };
         let report = lint::lint_blocking(&checker_config.dns, &request, &options)

@@ -84,8 +84,7 @@ impl Engine {
                 dns: DnsSource::Resolver(settings.clone()),
                 cache: CacheConfig { max_entries: config.cache_size, ..CacheConfig::default() },
                 shared_cache: None,
-                options: options.clone(),
-                deadline: config.lookup_time,
+                options: CheckOptions { deadline: Some(config.lookup_time), ..options.clone() },
                 worker_threads: 2,
             })
             .map_err(|e| e.to_string())?,

@@ -253,9 +253,9 @@ impl PyChecker {
                 receiver: receiver.clone(),
                 trace,
                 speculation: if speculate { Speculation::default() } else { Speculation::OFF },
+                deadline: Some(seconds("deadline", deadline)?),
                 ..CheckOptions::default()
             },
-            deadline: seconds("deadline", deadline)?,
             ..CheckerConfig::default()
         };
         let checker = py.detach(|| Checker::new(config)).map_err(|e| core_error(py, e))?;

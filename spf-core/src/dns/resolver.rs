@@ -219,12 +219,19 @@ async fn udp_exchange(
     let mut buffer = vec![0u8; MAX_UDP_ANSWER];
     loop {
         let len = socket.recv(&mut buffer).await.map_err(io_failure)?;
-        // Not an answer to this question (a stray or forged datagram):
-        // keep waiting, within the try's timeout.
-        if let Ok(response) = Message::from_vec(&buffer[..len])
-            && answers(&response, id, name, rtype)
-        {
-            return Ok(response);
+        match Message::from_vec(&buffer[..len]) {
+            Ok(response) if answers(&response, id, name, rtype) => return Ok(response),
+            // A response with our ID that cannot be read (an empty TXT
+            // RDATA, a broken name): a failed try now, not a wait for the
+            // timeout.
+            Err(error)
+                if buffer[..len].starts_with(&id.to_be_bytes()) && len > 2 && buffer[2] & 0x80 != 0 =>
+            {
+                return Err(TempFailure::Other(format!("malformed answer: {error}").into()));
+            }
+            // Not an answer to this question (a stray or forged datagram):
+            // keep waiting, within the try's timeout.
+            _ => {}
         }
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smallvec::SmallVec;
 
@@ -57,6 +57,15 @@ pub struct CheckOptions {
     pub timestamp: Option<u64>,
     /// Speculative lookups for records that had to be fetched. Default on.
     pub speculation: Speculation,
+    /// The most time one check may take; then it ends in `temperror`
+    /// ([`Reason::Deadline`]) with what it did so far. Default 20 s (RFC
+    /// 7208 §4.6.4: "at least 20 seconds"); `None`: no deadline (each
+    /// lookup is still bounded by the resolver's timeout and attempts). The
+    /// evaluation looks at it before every lookup and abandons a lookup
+    /// still waiting then, so a check ends within it plus a few
+    /// milliseconds whatever it was doing. A lookup that has to wait needs
+    /// a tokio runtime with its time driver.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for CheckOptions {
@@ -68,6 +77,7 @@ impl Default for CheckOptions {
             trace: true,
             timestamp: None,
             speculation: Speculation::default(),
+            deadline: Some(Duration::from_secs(20)),
         }
     }
 }
@@ -108,15 +118,49 @@ impl<L: Lookup> Evaluator<L> {
     /// is the null reverse-path: then `postmaster@<helo>` is checked. An
     /// address without a local part (`@example.com`) gets `postmaster`
     /// (§4.3); so does a bare domain without `@`.
+    ///
+    /// [`CheckOptions::deadline`] is looked at before every lookup; a
+    /// lookup already waiting is not cut short (that needs a timer, which
+    /// [`Checker`](crate::Checker) arms on its own runtime).
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let (sender, domain) = mail_from_parts(mail_from, helo);
-        self.check_host(ip, domain, &sender, helo, Identity::MailFrom).await
+        self.check_mail_from_by(ip, mail_from, helo, self.deadline_from_now(false)).await
     }
 
     /// Checks the HELO identity (§2.3): `<sender>` is `postmaster@<helo>`.
+    /// The deadline as for [`Evaluator::check_mail_from`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
+        self.check_helo_by(ip, helo, self.deadline_from_now(false)).await
+    }
+
+    /// When a check starting now must end ([`CheckOptions::deadline`]);
+    /// `timers`: whether a lookup still waiting then may be cut short with
+    /// a tokio timer (the caller's runtime has a time driver).
+    pub(crate) fn deadline_from_now(&self, timers: bool) -> Option<Deadline> {
+        self.options.deadline.map(|d| Deadline { at: Instant::now() + d, timers })
+    }
+
+    /// [`Evaluator::check_mail_from`], ending in `temperror`
+    /// ([`Reason::Deadline`]) at `deadline`.
+    pub(crate) async fn check_mail_from_by(
+        &self,
+        ip: IpAddr,
+        mail_from: &str,
+        helo: &str,
+        deadline: Option<Deadline>,
+    ) -> Evaluation {
+        let (sender, domain) = mail_from_parts(mail_from, helo);
+        self.run_check(ip, domain, &sender, helo, Identity::MailFrom, deadline).await
+    }
+
+    /// [`Evaluator::check_helo`], ending in `temperror` at `deadline`.
+    pub(crate) async fn check_helo_by(
+        &self,
+        ip: IpAddr,
+        helo: &str,
+        deadline: Option<Deadline>,
+    ) -> Evaluation {
         let sender = format!("postmaster@{helo}");
-        self.check_host(ip, helo, &sender, helo, Identity::Helo).await
+        self.run_check(ip, helo, &sender, helo, Identity::Helo, deadline).await
     }
 
     /// The check_host() function (§4): `<ip>`, `<domain>`, `<sender>`, plus
@@ -128,6 +172,23 @@ impl<L: Lookup> Evaluator<L> {
         sender: &str,
         helo: &str,
         identity: Identity,
+    ) -> Evaluation {
+        self.run_check(ip, domain, sender, helo, identity, self.deadline_from_now(false)).await
+    }
+
+    /// check_host(), stopping at `deadline` if one is given: the deadline
+    /// is looked at before every DNS-querying term and record, and a lookup
+    /// still waiting for its answer then is abandoned. The evaluation then
+    /// ends in `temperror` ([`Reason::Deadline`]) with what was done so far
+    /// (lookups counted, the trace).
+    async fn run_check(
+        &self,
+        ip: IpAddr,
+        domain: &str,
+        sender: &str,
+        helo: &str,
+        identity: Identity,
+        deadline: Option<Deadline>,
     ) -> Evaluation {
         let ip = normalize_ip(ip);
         let (local_part, sender_domain) = match sender.rsplit_once('@') {
@@ -152,6 +213,8 @@ impl<L: Lookup> Evaluator<L> {
             validated_name: None,
             budget: ExpansionBudget::default(),
             queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
+            deadline,
+            expired: false,
         };
         let domain = normalize_domain(domain);
         let outcome = run.run(&domain).await;
@@ -313,6 +376,10 @@ struct Run<'a, L> {
     budget: ExpansionBudget,
     /// DNS questions left for this check and its speculation.
     queries: Arc<QueryBudget>,
+    /// When the check must end, if ever.
+    deadline: Option<Deadline>,
+    /// The deadline passed: evaluation stops at the next term.
+    expired: bool,
 }
 
 impl<L: Lookup> Run<'_, L> {
@@ -365,17 +432,60 @@ impl<L: Lookup> Run<'_, L> {
         expanded
     }
 
+    /// Whether the check's deadline has passed (noted once seen).
+    fn past_deadline(&mut self) -> bool {
+        if !self.expired && self.deadline.is_some_and(|d| Instant::now() >= d.at) {
+            self.expired = true;
+        }
+        self.expired
+    }
+
     async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
-        let result = if self.queries.has_room() {
-            self.ev.lookup.lookup_charged(name, rtype, &self.queries).await
-        } else {
+        let result = if self.past_deadline() {
+            Err(LookupError::Temporary(TempFailure::Timeout))
+        } else if !self.queries.has_room() {
             Err(LookupError::Temporary(TempFailure::QueryLimit))
+        } else {
+            let lookup = self.ev.lookup.lookup_charged(name, rtype, &self.queries);
+            match within(lookup, self.deadline).await {
+                Some(result) => result,
+                None => {
+                    self.expired = true;
+                    Err(LookupError::Temporary(TempFailure::Timeout))
+                }
+            }
         };
         if self.tracing() {
             let outcome = trace::render_outcome(&result);
             self.trace.push(TraceEvent::Query { depth, name: name.to_string(), rtype, outcome });
         }
         result
+    }
+
+    fn dns_error(&self, name: &str, rtype: RecordType, failure: TempFailure) -> TermOutcome {
+        let (result, reason) = self.dns_failure(name, rtype, failure);
+        TermOutcome::Error(result, reason)
+    }
+
+    /// The result of a lookup that failed temporarily: `temperror` (§2.6.6)
+    /// naming the lookup, or the check's deadline when that is what ended
+    /// it; `permerror` when the check's query limit stopped it.
+    fn dns_failure(&self, name: &str, rtype: RecordType, failure: TempFailure) -> (SpfResult, Reason) {
+        if self.expired {
+            return (SpfResult::TempError, Reason::Deadline);
+        }
+        match failure {
+            TempFailure::QueryLimit => (
+                SpfResult::PermError,
+                Reason::Limit {
+                    limit: LimitKind::Queries,
+                    max: self.limits().max_queries,
+                    term: format!("{rtype} {name}"),
+                    domain: name.to_string(),
+                },
+            ),
+            failure => (SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure }),
+        }
     }
 
     /// Counts a DNS-querying term, before its query is sent (§4.6.4).
@@ -460,9 +570,17 @@ impl<L: Lookup> Run<'_, L> {
             void_at_entry: 0,
         }];
         loop {
+            // The deadline passed during the last term: every frame ends in
+            // temperror, with the trace of what was done.
+            if self.expired
+                && let Some(done) =
+                    self.finish(&mut stack, Outcome::error(SpfResult::TempError, Reason::Deadline))
+            {
+                return done;
+            }
             let Some(frame) = stack.last_mut() else {
                 // `finish` returns the outcome when it empties the stack.
-                return Outcome::error(SpfResult::PermError, Reason::Deadline);
+                return Outcome::error(SpfResult::TempError, Reason::Deadline);
             };
             if !self.ev.options.trace {
                 skip_static_misses(frame, self.ip);
@@ -683,7 +801,7 @@ impl<L: Lookup> Run<'_, L> {
                 ));
             }
             Err(LookupError::Temporary(failure)) => {
-                let (result, reason) = dns_failure(domain, RecordType::Txt, failure, self.limits());
+                let (result, reason) = self.dns_failure(domain, RecordType::Txt, failure);
                 return Err((Outcome::error(result, reason), false));
             }
             Err(LookupError::NxDomain { .. }) => {
@@ -770,9 +888,7 @@ impl<L: Lookup> Run<'_, L> {
                 // §5.7: the lookup type is A even for an IPv6 client.
                 Some(target) => match self.query(&target, RecordType::A, depth).await {
                     Ok(_) => TermOutcome::Match,
-                    Err(LookupError::Temporary(failure)) => {
-                        dns_error(&target, RecordType::A, failure, self.limits())
-                    }
+                    Err(LookupError::Temporary(failure)) => self.dns_error(&target, RecordType::A, failure),
                     Err(_) => self.void_no_match(directive, domain),
                 },
             },
@@ -837,7 +953,7 @@ impl<L: Lookup> Run<'_, L> {
                 IpAddr::V4(_) => TermOutcome::NoMatch,
             },
             Ok(_) => TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => dns_error(name, rtype, failure, self.limits()),
+            Err(LookupError::Temporary(failure)) => self.dns_error(name, rtype, failure),
             Err(_) if term_query || self.limits().void_counting == VoidCounting::PerLookup => {
                 self.void_no_match(term, domain)
             }
@@ -858,7 +974,7 @@ impl<L: Lookup> Run<'_, L> {
             Ok(Answer { records: Records::Mx(names), .. }) => names,
             Ok(_) => return TermOutcome::NoMatch,
             Err(LookupError::Temporary(failure)) => {
-                return dns_error(target, RecordType::Mx, failure, self.limits());
+                return self.dns_error(target, RecordType::Mx, failure);
             }
             Err(_) => return self.void_no_match(term, domain),
         };
@@ -1058,26 +1174,29 @@ fn bool_outcome(matched: bool) -> TermOutcome {
     if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
 }
 
-fn dns_error(name: &str, rtype: RecordType, failure: TempFailure, limits: &Limits) -> TermOutcome {
-    let (result, reason) = dns_failure(name, rtype, failure, limits);
-    TermOutcome::Error(result, reason)
+/// Polls `work` once; if it has to wait and there is a deadline, waits at
+/// most until then (`None` when the deadline came first). A lookup answered
+/// from the cache never creates a timer.
+async fn within<F: std::future::Future>(work: F, deadline: Option<Deadline>) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    if let std::task::Poll::Ready(output) =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await
+    {
+        return Some(output);
+    }
+    match deadline {
+        Some(Deadline { at, timers: true }) => tokio::time::timeout_at(at.into(), work).await.ok(),
+        _ => Some(work.await),
+    }
 }
 
-/// The result of a lookup that failed temporarily: `temperror` (§2.6.6),
-/// or `permerror` when the check's query limit stopped it.
-fn dns_failure(name: &str, rtype: RecordType, failure: TempFailure, limits: &Limits) -> (SpfResult, Reason) {
-    match failure {
-        TempFailure::QueryLimit => (
-            SpfResult::PermError,
-            Reason::Limit {
-                limit: LimitKind::Queries,
-                max: limits.max_queries,
-                term: format!("{rtype} {name}"),
-                domain: name.to_string(),
-            },
-        ),
-        failure => (SpfResult::TempError, Reason::Dns { name: name.to_string(), rtype, failure }),
-    }
+/// When a check must end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    /// The instant.
+    pub(crate) at: Instant,
+    /// Whether a lookup still waiting then is cut short by a tokio timer.
+    pub(crate) timers: bool,
 }
 
 /// Whether `name` is `target` or ends with `.target` (case-insensitive).

@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub(crate) use check_host::Deadline;
 pub use check_host::{CheckOptions, Evaluator, Identity, default_explanation, mail_from_identity};
 pub use limits::{Limits, VoidCounting};
 pub use speculate::Speculation;
