@@ -146,10 +146,13 @@ typedef struct fastspf_result fastspf_result;
 /**
  * Called with the result of an asynchronous check.
  *
- * Runs on one of the checker's own threads (named "fastspf-dns"), never
- * on the thread that started the check. It must return quickly and must
- * not block (hand the result to your event loop, e.g. through a pipe or a
- * queue): while it runs, DNS work of other checks waits.
+ * Runs on one of the checker's callback threads (named "fastspf-dns"),
+ * never on the thread that started the check, and never on a thread that
+ * drives DNS traffic or timers: a callback may take its time or block, and
+ * may even call `fastspf_checker_check` (blocking) on the same checker,
+ * without stalling other checks. Hand the result to your event loop
+ * quickly all the same (through a pipe or a queue): each callback that
+ * blocks holds one thread.
  *
  * `user_data` is what was passed to `fastspf_checker_check_async`.
  * `status` is FASTSPF_STATUS_OK with a `result` the callback owns (free it
@@ -221,6 +224,17 @@ fastspf_status fastspf_checker_check_async(const fastspf_checker *checker,
                                            const char *helo,
                                            fastspf_callback callback,
                                            void *user_data);
+
+/**
+ * Starts a HELO check (`postmaster@helo`) and returns at once; otherwise
+ * as `fastspf_checker_check_async`. A milter can start it when the HELO
+ * arrives and have the answer by MAIL FROM.
+ */
+fastspf_status fastspf_checker_check_helo_async(const fastspf_checker *checker,
+                                                const char *ip,
+                                                const char *helo,
+                                                fastspf_callback callback,
+                                                void *user_data);
 
 /**
  * Creates a configuration with the defaults: the system's resolvers

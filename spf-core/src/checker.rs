@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use crate::Error;
 use crate::dns::{
@@ -253,10 +253,11 @@ impl Checker {
     /// Python layers, milters): blocks the calling thread until the result
     /// is known, while the checker's own runtime drives the DNS traffic.
     ///
-    /// Called from inside a tokio runtime (where blocking the thread would
-    /// stall that runtime or panic), it runs the check on a short-lived
-    /// helper thread and blocks on that instead: it works, but async code
-    /// should call [`Checker::check`].
+    /// It may be called from any thread, also from inside a tokio runtime
+    /// and from the checker's own threads (a [`Checker::check_callback`]
+    /// callback): see [`Checker::block_on`] for how it blocks there without
+    /// wedging anything. Async code should still `.await`
+    /// [`Checker::check`].
     pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
         // Pinned where it is built: moving a check's state costs more than a
         // warm check's work.
@@ -348,7 +349,18 @@ impl Checker {
         self.block_on(self.lint(request, options))
     }
 
-    /// Runs a future on the checker's runtime from synchronous code.
+    /// Runs a future on the checker's runtime from synchronous code, from
+    /// any thread:
+    ///
+    /// - outside any tokio runtime: polls it once right here (a warm check
+    ///   is then done) and otherwise blocks on the checker's runtime;
+    /// - on a thread of a multi-thread runtime (the checker's own included:
+    ///   a callback of [`Checker::check_callback`], a task of the caller's):
+    ///   hands that thread's runtime duties to another thread while it
+    ///   blocks ([`tokio::task::block_in_place`]), so no thread that drives
+    ///   DNS I/O or timers is stuck behind it and nothing can wedge;
+    /// - on a current-thread runtime, which cannot hand its duties over:
+    ///   blocks on a short-lived helper thread instead.
     pub fn block_on<F>(&self, work: F) -> F::Output
     where
         F: Future + Send,
@@ -357,26 +369,79 @@ impl Checker {
         let Some(runtime) = self.inner.runtime.as_ref() else {
             unreachable!("the runtime lives as long as the checker")
         };
-        if Handle::try_current().is_err() {
-            // A warm check needs no I/O: poll it once right here (with the
-            // runtime's context, for timers and sockets it may create) and
-            // skip the parking machinery when it is already done.
-            let mut work = std::pin::pin!(work);
-            let first = {
-                let _context = runtime.enter();
-                work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-            };
-            return match first {
-                std::task::Poll::Ready(output) => output,
-                std::task::Poll::Pending => runtime.block_on(work),
-            };
+        match Handle::try_current() {
+            Err(_) => {
+                // A warm check needs no I/O: poll it once right here (with
+                // the runtime's context, for timers and sockets it may
+                // create) and skip the parking machinery when it is done.
+                let mut work = std::pin::pin!(work);
+                let first = {
+                    let _context = runtime.enter();
+                    work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+                };
+                match first {
+                    std::task::Poll::Ready(output) => output,
+                    std::task::Poll::Pending => runtime.block_on(work),
+                }
+            }
+            Ok(current) if matches!(current.runtime_flavor(), RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| runtime.block_on(work))
+            }
+            Ok(_) => std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(work)).join() {
+                Ok(output) => output,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }),
         }
-        std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(work)).join() {
-            Ok(output) => output,
-            Err(panic) => std::panic::resume_unwind(panic),
-        })
+    }
+
+    /// Starts a MAIL FROM check and returns at once; `done` gets its
+    /// evaluation later, exactly once (`Err` only if the check panicked),
+    /// on one of the checker's blocking-pool threads: never the calling
+    /// thread, never a thread that drives DNS I/O or timers. So `done` may
+    /// take its time or block, even run a blocking check itself, without
+    /// holding up other checks. Checks still running when the checker is
+    /// dropped are abandoned and their `done` is not called.
+    pub fn check_callback<F>(&self, ip: IpAddr, mail_from: String, helo: String, done: F)
+    where
+        F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
+    {
+        let checker = self.clone();
+        self.spawn_with_callback(async move { checker.check(ip, &mail_from, &helo).await }, done);
+    }
+
+    /// [`Checker::check_callback`] for the HELO identity.
+    pub fn check_helo_callback<F>(&self, ip: IpAddr, helo: String, done: F)
+    where
+        F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
+    {
+        let checker = self.clone();
+        self.spawn_with_callback(async move { checker.check_helo(ip, &helo).await }, done);
+    }
+
+    fn spawn_with_callback<W, F>(&self, work: W, done: F)
+    where
+        W: Future<Output = Evaluation> + Send + 'static,
+        F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
+    {
+        let Some(runtime) = self.inner.runtime.as_ref() else {
+            unreachable!("the runtime lives as long as the checker")
+        };
+        let handle = runtime.handle().clone();
+        // The check runs as a task of its own, so that a panic in it is
+        // caught by the runtime and reported to `done`.
+        let task = handle.spawn(work);
+        runtime.spawn(async move {
+            let result = task.await.map_err(|_| CheckPanicked);
+            drop(handle.spawn_blocking(move || done(result)));
+        });
     }
 }
+
+/// A check started with [`Checker::check_callback`] panicked (a bug in
+/// fastspf: please report it); no evaluation came out of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the check panicked")]
+pub struct CheckPanicked;
 
 /// How long after its deadline a check is cut off from outside if its
 /// evaluation has not ended itself (it watches the deadline before every

@@ -386,3 +386,70 @@ fn item6_a_check_at_its_deadline_reports_what_it_did() {
     let json = serde_json::to_string(&eval.trace).expect("json");
     assert!(json.contains("fast.test") && json.contains("slow.test"), "{json}");
 }
+
+// Item 4: two async callbacks calling the blocking check wedged the checker
+// forever: the runtime's two threads both blocked, nothing drove I/O or
+// timers, and even other threads' checks hung. Callbacks now run on
+// threads that drive no I/O, and a blocking check from any runtime thread
+// hands that thread's duties over while it waits.
+#[test]
+fn item4_blocking_checks_inside_callbacks_never_wedge_the_checker() {
+    let mut zone = String::from("$TTL 300\n");
+    for i in 0..8 {
+        zone.push_str(&format!("s{i}.slow.test. IN TXT \"v=spf1 +all\"\n"));
+    }
+    zone.push_str("outer.test. IN TXT \"v=spf1 -all\"\n");
+    let server = spf_testdns::TestDns::start(&zone);
+    for i in 0..8 {
+        server.delay(&format!("s{i}.slow.test"), std::time::Duration::from_millis(200));
+    }
+    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
+        worker_threads: 2,
+        ..resolver_config(&server, 5_000, 1)
+    })
+    .expect("checker");
+    let (sender, results) = std::sync::mpsc::channel();
+    for i in 0..8 {
+        let inner = checker.clone();
+        let sender = sender.clone();
+        checker.check_callback(
+            "192.0.2.1".parse().expect("ip"),
+            "a@outer.test".into(),
+            "h".into(),
+            move |outer| {
+                let outer = outer.expect("no panic").result;
+                // Blocks this callback thread on a check that waits for DNS.
+                let eval =
+                    inner.check_blocking("192.0.2.1".parse().expect("ip"), &format!("a@s{i}.slow.test"), "h");
+                let _ = sender.send((outer, eval.result));
+            },
+        );
+    }
+    // Meanwhile the calling thread checks too.
+    let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@s0.slow.test", "h");
+    assert_eq!(eval.result, SpfResult::Pass);
+    for _ in 0..8 {
+        // A bound only so that a wedged checker fails the test instead of
+        // hanging it.
+        let (outer, inner) = results.recv_timeout(std::time::Duration::from_secs(60)).expect("no deadlock");
+        assert_eq!((outer, inner), (SpfResult::Fail, SpfResult::Pass));
+    }
+
+    // The same from tasks of a caller's multi-thread runtime with one
+    // worker: both block, and both finish.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let checker = checker.clone();
+            runtime.spawn(async move {
+                checker
+                    .check_blocking("192.0.2.2".parse().expect("ip"), &format!("b@s{}.slow.test", i + 2), "h")
+                    .result
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(runtime.block_on(handle).expect("task"), SpfResult::Pass);
+    }
+}

@@ -125,10 +125,13 @@ pub unsafe extern "C" fn fastspf_checker_check_helo(
 
 /// Called with the result of an asynchronous check.
 ///
-/// Runs on one of the checker's own threads (named "fastspf-dns"), never
-/// on the thread that started the check. It must return quickly and must
-/// not block (hand the result to your event loop, e.g. through a pipe or a
-/// queue): while it runs, DNS work of other checks waits.
+/// Runs on one of the checker's callback threads (named "fastspf-dns"),
+/// never on the thread that started the check, and never on a thread that
+/// drives DNS traffic or timers: a callback may take its time or block, and
+/// may even call `fastspf_checker_check` (blocking) on the same checker,
+/// without stalling other checks. Hand the result to your event loop
+/// quickly all the same (through a pipe or a queue): each callback that
+/// blocks holds one thread.
 ///
 /// `user_data` is what was passed to `fastspf_checker_check_async`.
 /// `status` is FASTSPF_STATUS_OK with a `result` the callback owns (free it
@@ -160,42 +163,59 @@ pub unsafe extern "C" fn fastspf_checker_check_async(
     user_data: *mut c_void,
 ) -> fastspf_status {
     guard(|| {
-        let checker = unsafe { checker_ref(checker)? }.clone();
+        let checker = unsafe { checker_ref(checker)? };
         let callback = callback.ok_or(fastspf_status::NullArgument)?;
         let ip = unsafe { text(ip)? };
         let mail_from = unsafe { text_or_empty(mail_from)? }.to_string();
         let helo = unsafe { text_or_empty(helo)? }.to_string();
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
         let user_data = UserData(user_data);
-        let handle = checker.runtime_handle();
-        handle.spawn(async move {
-            let user_data = user_data;
-            let receiver = checker.options().receiver.clone();
-            // The check runs as its own task so that a panic in it is
-            // caught by the runtime and reported, not propagated into C.
-            let work = tokio_spawn_check(checker, ip, mail_from, helo);
-            let (status, result) = match work.await {
-                Ok(eval) => (fastspf_status::Ok, ResultObj::new(eval, receiver.as_deref()).into_raw()),
-                Err(()) => (fastspf_status::Panic, std::ptr::null_mut()),
-            };
-            // A panic can not cross the C callback; if the callback itself
-            // unwinds (C++), stop it here.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-                callback(user_data.0, status, result)
-            }));
+        let receiver = checker.options().receiver.clone();
+        checker.check_callback(ip, mail_from, helo, move |outcome| {
+            deliver_async(callback, user_data, outcome, receiver)
         });
         Ok(())
     })
 }
 
-/// Runs a check as a task of the checker's runtime; `Err` if it panicked.
-async fn tokio_spawn_check(
-    checker: Checker,
-    ip: std::net::IpAddr,
-    mail_from: String,
-    helo: String,
-) -> Result<spf_core::Evaluation, ()> {
-    let handle = checker.runtime_handle();
-    let task = handle.spawn(async move { checker.check(ip, &mail_from, &helo).await });
-    task.await.map_err(|_| ())
+/// Starts a HELO check (`postmaster@helo`) and returns at once; otherwise
+/// as `fastspf_checker_check_async`. A milter can start it when the HELO
+/// arrives and have the answer by MAIL FROM.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_checker_check_helo_async(
+    checker: *const fastspf_checker,
+    ip: *const c_char,
+    helo: *const c_char,
+    callback: fastspf_callback,
+    user_data: *mut c_void,
+) -> fastspf_status {
+    guard(|| {
+        let checker = unsafe { checker_ref(checker)? };
+        let callback = callback.ok_or(fastspf_status::NullArgument)?;
+        let ip = unsafe { text(ip)? };
+        let helo = unsafe { text(helo)? }.to_string();
+        let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
+        let user_data = UserData(user_data);
+        let receiver = checker.options().receiver.clone();
+        checker.check_helo_callback(ip, helo, move |outcome| {
+            deliver_async(callback, user_data, outcome, receiver)
+        });
+        Ok(())
+    })
+}
+
+/// Hands an asynchronous check's outcome to the C callback.
+fn deliver_async(
+    callback: unsafe extern "C" fn(*mut c_void, fastspf_status, *mut fastspf_result),
+    user_data: UserData,
+    outcome: Result<spf_core::Evaluation, spf_core::CheckPanicked>,
+    receiver: Option<String>,
+) {
+    let (status, result) = match outcome {
+        Ok(eval) => (fastspf_status::Ok, ResultObj::new(eval, receiver.as_deref()).into_raw()),
+        Err(_) => (fastspf_status::Panic, std::ptr::null_mut()),
+    };
+    // A panic can not cross the C callback; if the callback itself unwinds
+    // (C++), stop it here.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { callback(user_data.0, status, result) }));
 }

@@ -30,6 +30,25 @@ for test in results misuse threads async lint; do
     if "${valgrind[@]}" "$out/$test" "$zone"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $test"; fi
 done
 
+# Checks that wait for a real DNS server on loopback (spf-testdns, answering
+# after 100 ms): callbacks that block on checks of their own.
+cargo build --quiet --locked -p spf-testdns
+cat > "$out/slow.zone" <<'ZONE'
+$TTL 300
+slow.test.  IN TXT "v=spf1 +all"
+outer.test. IN TXT "v=spf1 -all"
+ZONE
+coproc testdns { "$target/debug/spf-testdns" --zone "$out/slow.zone" --listen 127.0.0.1:0 --delay-ms 100; }
+read -r _ _ nameserver <&"${testdns[0]}"
+for test in blocking_callbacks; do
+    cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
+    echo "--- $test (valgrind memcheck, DNS at $nameserver)"
+    if "${valgrind[@]}" "$out/$test" "$nameserver"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $test"; fi
+done
+# Closing its standard input stops the server.
+exec {testdns[1]}>&-
+wait "$testdns_PID" || true
+
 # The static library links into a program on its own.
 cc "${cflags[@]}" spf-ffi/tests/c/results.c -o "$out/results-static" "$lib/libfastspf.a" -lpthread -ldl -lm
 echo "--- results (static library)"
