@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds fastspf-milter against an installed libfastspf (pkg-config), drives
 # it with Debian's miltertest against a DNS server on loopback that serves
-# examples/demo.zone and examples/milter/test.zone, and checks its options.
-# Usage: test.sh PREFIX (where `make install` put libfastspf).
+# examples/demo.zone and examples/milter/test.zone, checks its options, then
+# runs it in front of a real Postfix (postfix_test.py). Usage: test.sh PREFIX
+# (where `make install` put libfastspf). Needs root for Postfix.
 set -euo pipefail
 prefix="$1"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -86,3 +87,8 @@ check_usage "$([ "$rc" -eq 2 ] && grep -q 'authserv-id' "$work/i.err" && echo y)
 echo "milter tests (miltertest): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 
+# The same milter in front of a real Postfix run from a private folder
+# (scripts/postfix_instance.py; installs Debian's postfix if missing, never
+# touches the system's Postfix service), and the README's Postfix snippet.
+python3 "$root/scripts/postfix_instance.py" ensure-installed
+python3 "$root/examples/milter/postfix_test.py" --milter "$work/fastspf-milter" --testdns "$target/debug/spf-testdns"
