@@ -273,7 +273,7 @@ def run_sessions(pf: PostfixInstance, ports: dict[str, int]) -> None:
 
     # A pass, with forged fields in the message.
     forged = f"{AUTHSERV_ID}; spf=pass smtp.mailfrom=alice@pass.milter.example"
-    forged_folded = f"(a comment) MX.Example.NET\r\n\t; dkim=pass header.d=pass.milter.example"
+    forged_folded = "(a comment) MX.Example.NET\r\n\t; dkim=pass header.d=pass.milter.example"
     foreign = "other.example; spf=fail smtp.mailfrom=alice@pass.milter.example"
     incoming_rspf = "pass (forged by the sender) client-ip=127.0.0.1"
     r = smtp_session(
@@ -299,11 +299,16 @@ def run_sessions(pf: PostfixInstance, ports: dict[str, int]) -> None:
     ars = named(fields, "Authentication-Results")
     own = f"{AUTHSERV_ID};\n\tspf=pass smtp.mailfrom=alice@pass.milter.example;\n\tspf=pass smtp.helo=pass.milter.example"
     check(ars == [own, foreign], "pass: forged Authentication-Results deleted, own added, other host's kept", ars)
-    rspf = named(fields, "Received-SPF")
+    # Received-SPF's wording and folding are the library's: look at its keys.
+    rspf = [re.sub(r"\n[ \t]+", " ", v) for v in named(fields, "Received-SPF")]
     check(
         len(rspf) == 3
-        and rspf[0].startswith("pass (mx.example.net: HELO pass.milter.example designates 127.0.0.1")
-        and rspf[1].startswith("pass (mx.example.net: domain of alice@pass.milter.example designates 127.0.0.1")
+        and rspf[0].startswith("pass ")
+        and "identity=helo" in rspf[0]
+        and "receiver=mx.example.net" in rspf[0]
+        and rspf[1].startswith("pass ")
+        and "identity=mailfrom" in rspf[1]
+        and "envelope-from=alice@pass.milter.example" in rspf[1]
         and rspf[2] == incoming_rspf,
         "pass: Received-SPF for HELO and MAIL FROM added above the incoming one, which is kept",
         rspf,
