@@ -25,13 +25,22 @@ read -r -u "${DNS[0]}" line
 dns="${line#listening on }"
 trap 'kill "$DNS_PID" 2>/dev/null || true' EXIT
 
-# A unix socket in our own folder: no port to collide with.
+# Unix sockets in our own folder: no port to collide with. miltertest starts
+# (and stops) the main milter; a second one, with -e accept, runs beside it.
 socket="$work/milter.sock"
-rm -f "$socket" "${socket}2"
+socket2="$work/milter-accept.sock"
+rm -f "$socket" "$socket2"
 log="$work/miltertest.log"
+"$work/fastspf-milter" -p "unix:$socket2" -n "$dns" -t 2000 -r mx.receiver.example -e accept \
+    2> "$work/milter-accept.log" &
+milter2=$!
+trap 'kill "$DNS_PID" "$milter2" 2>/dev/null || true' EXIT
 status=0
-miltertest -D milter="$work/fastspf-milter" -D socket="unix:$socket" -D nameserver="$dns" \
+miltertest -D milter="$work/fastspf-milter" -D socket="unix:$socket" -D socket2="unix:$socket2" -D nameserver="$dns" \
     -s "$root/examples/milter/test.lua" > "$log" 2>&1 || status=$?
+kill "$milter2"
+wait "$milter2" || true
+cat "$work/milter-accept.log" >> "$log"
 cat "$log"
 expect() {
     if grep -qF -- "$1" "$log"; then echo "ok: ${1:0:200}"; passed=$((passed + 1)); else echo "MISSING: $1"; failed=$((failed + 1)); fi
