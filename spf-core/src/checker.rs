@@ -401,24 +401,26 @@ impl Checker {
     /// take its time or block, even run a blocking check itself, without
     /// holding up other checks. Checks still running when the checker is
     /// dropped are abandoned and their `done` is not called.
-    pub fn check_callback<F>(&self, ip: IpAddr, mail_from: String, helo: String, done: F)
+    ///
+    /// The returned handle cancels the check ([`PendingCheck::cancel`]).
+    pub fn check_callback<F>(&self, ip: IpAddr, mail_from: String, helo: String, done: F) -> PendingCheck
     where
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
     {
         let checker = self.clone();
-        self.spawn_with_callback(async move { checker.check(ip, &mail_from, &helo).await }, done);
+        self.spawn_with_callback(async move { checker.check(ip, &mail_from, &helo).await }, done)
     }
 
     /// [`Checker::check_callback`] for the HELO identity.
-    pub fn check_helo_callback<F>(&self, ip: IpAddr, helo: String, done: F)
+    pub fn check_helo_callback<F>(&self, ip: IpAddr, helo: String, done: F) -> PendingCheck
     where
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
     {
         let checker = self.clone();
-        self.spawn_with_callback(async move { checker.check_helo(ip, &helo).await }, done);
+        self.spawn_with_callback(async move { checker.check_helo(ip, &helo).await }, done)
     }
 
-    fn spawn_with_callback<W, F>(&self, work: W, done: F)
+    fn spawn_with_callback<W, F>(&self, work: W, done: F) -> PendingCheck
     where
         W: Future<Output = Evaluation> + Send + 'static,
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
@@ -430,10 +432,31 @@ impl Checker {
         // The check runs as a task of its own, so that a panic in it is
         // caught by the runtime and reported to `done`.
         let task = handle.spawn(work);
+        let pending = PendingCheck { task: task.abort_handle() };
         runtime.spawn(async move {
-            let result = task.await.map_err(|_| CheckPanicked);
+            let result = match task.await {
+                Ok(eval) => Ok(eval),
+                Err(error) if error.is_cancelled() => return,
+                Err(_) => Err(CheckPanicked),
+            };
             drop(handle.spawn_blocking(move || done(result)));
         });
+        pending
+    }
+}
+
+/// A check started with [`Checker::check_callback`], still running or done.
+#[derive(Clone, Debug)]
+pub struct PendingCheck {
+    task: tokio::task::AbortHandle,
+}
+
+impl PendingCheck {
+    /// Stops the check if it has not finished: its lookups are dropped
+    /// (the cache forgets queries nobody waits for any more) and its
+    /// callback is not called. Nothing happens if the check is done.
+    pub fn cancel(&self) {
+        self.task.abort();
     }
 }
 

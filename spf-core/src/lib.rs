@@ -29,7 +29,7 @@ pub mod macros;
 pub mod policy;
 pub mod record;
 
-pub use checker::{Backend, CheckPanicked, Checker, CheckerConfig, DnsSource};
+pub use checker::{Backend, CheckPanicked, Checker, CheckerConfig, DnsSource, PendingCheck};
 pub use error::{Error, normalize_ip, parse_ip};
 pub use eval::{
     CheckOptions, Evaluation, Evaluator, Identity, Limits, Reason, Speculation, SpfResult, VoidCounting,

@@ -171,7 +171,8 @@ pub unsafe extern "C" fn fastspf_checker_check_async(
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
         let user_data = UserData(user_data);
         let receiver = checker.options().receiver.clone();
-        checker.check_callback(ip, mail_from, helo, move |outcome| {
+        // Not cancellable from C: the callback always comes.
+        let _pending = checker.check_callback(ip, mail_from, helo, move |outcome| {
             deliver_async(callback, user_data, outcome, receiver)
         });
         Ok(())
