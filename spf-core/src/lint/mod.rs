@@ -302,9 +302,13 @@ pub struct LintOptions {
     /// Most SPF records (include and redirect targets) followed. Default 64.
     pub max_records: u32,
     /// Most time one lint may take; then what is not known yet is reported
-    /// as `analysis-truncated`. `None`: no deadline (every query is still
-    /// bounded by the resolver's own timeout). Needs a tokio runtime with
-    /// the time driver. Default none.
+    /// as `analysis-truncated`. It holds for queries (none is sent past it)
+    /// and for the analysis, CPU work that reads the clock every 0.1 ms or
+    /// so: a lint ends within some milliseconds of its deadline whatever the
+    /// records. `None`: no deadline (every query is still bounded by the
+    /// resolver's own timeout, and the analysis by the record and query
+    /// budgets, near-linear in the terms they hold). Needs a tokio runtime
+    /// with the time driver. Default none.
     pub deadline: Option<Duration>,
     /// Check that the domain's own MX hosts and address pass. Default on.
     pub check_mail_hosts: bool,
