@@ -672,6 +672,15 @@ fn hostile_ip6_alternation_lint_stops_at_its_deadline() {
     assert_eq!(report.authorizes(ip("192.0.2.1")), Authorized::Depends);
 }
 
+/// A deadline too far to be represented is no deadline (adding it to the
+/// clock panicked).
+#[test]
+fn a_deadline_too_far_to_represent_is_none() {
+    let options = LintOptions { deadline: Some(Duration::MAX), ..LintOptions::default() };
+    let report = run(cases_zone(), LintRequest::domain("clean.lint.example"), options);
+    assert!(report.complete && report.diagnostics.is_empty(), "{:#?}", report.diagnostics);
+}
+
 /// The report lists at most `MAX_LISTED_CIDRS` blocks per family and says
 /// when it stopped; counts stay exact.
 #[test]
