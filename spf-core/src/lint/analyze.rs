@@ -2,16 +2,21 @@
 //! each record passes, how much of the lookup budget it spends, and what is
 //! wrong with it. No DNS queries are sent here.
 //!
-//! For one address family at a time, a record is walked term by term as
-//! check_host() would (first match wins, RFC 7208 §4.6.2), tracking four
-//! sets: `lo`, the addresses that surely pass; `hi`, those that may pass;
-//! and the addresses that surely / may end in an error. A term is known by
-//! the addresses it surely and possibly matches and surely and possibly
-//! fails on: an `ip4` term matches exactly its network, `exists:%{i}...`
-//! possibly anything and surely nothing. Before each term, `sure` holds the
-//! addresses that surely reach it and `maybe` those that may.
+//! For one address family at a time, a record is walked as check_host()
+//! would (first match wins, RFC 7208 §4.6.2), giving four sets: `lo`, the
+//! addresses that surely pass; `hi`, those that may pass; and the addresses
+//! that surely / may end in an error. A term is known by the addresses it
+//! surely and possibly matches and surely and possibly fails on: an `ip4`
+//! term matches exactly its network, `exists:%{i}...` possibly anything
+//! and surely nothing. The walk itself is in [`super::walk`].
+//!
+//! The analysis is CPU work without await points, so it reads the lint's
+//! deadline itself (every [`CLOCK_EVERY`] ranges of work and at each
+//! record): past it, the terms not walked yet count as unknown (they may
+//! match, and may fail, for any address) and the report is truncated.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use crate::dns::{Answer, Lookup, LookupError, RecordType, Records};
 use crate::eval::Limits;
@@ -21,11 +26,12 @@ use crate::record::{
 };
 
 use super::gather::Memo;
-use super::ipset::{Family, Ranges};
+use super::ipset::{Family, Ranges, block};
 use super::report::Root;
 use super::terms::{Ctx, Resolved, Via, check_record, resolve, term_text, valid_name};
 use super::txt::{self, TxtCheck};
-use super::{DependentTerm, Diags, TreeRecord, code};
+use super::walk::{Outcome, Step, Walk};
+use super::{DependentTerm, Diags, TreeRecord, code, counted};
 
 /// What a record (or a subtree) does for the addresses of one family.
 #[derive(Clone, Debug)]
@@ -110,6 +116,17 @@ impl Effect {
         }
     }
 
+    /// The term's sets for the walk; `passes` for the `+` qualifier.
+    fn step(&self, passes: bool) -> Step<'_> {
+        Step {
+            passes,
+            match_lo: &self.match_lo,
+            match_hi: &self.match_hi,
+            err_lo: &self.err_lo,
+            err_hi: &self.err_hi,
+        }
+    }
+
     fn from_bounds(b: &Bounds) -> Effect {
         Effect {
             match_lo: b.lo.clone(),
@@ -136,45 +153,43 @@ pub(crate) enum Found {
     Unknown,
 }
 
-/// The running state of a record's walk.
-struct Walk {
-    sure: Ranges,
-    maybe: Ranges,
-    lo: Ranges,
-    hi: Ranges,
-    err_lo: Ranges,
-    err_hi: Ranges,
+/// Work (ranges of term sets, about 100 ns each) between two readings of
+/// the clock: a reading costs some 25 ns, and 1024 units are some 0.1 ms,
+/// far inside the 100 ms a lint may overrun its deadline by.
+const CLOCK_EVERY: usize = 1024;
+
+/// The lint's deadline, for CPU work.
+struct Clock {
+    /// When the lint must end.
+    deadline: Option<Instant>,
+    since_reading: usize,
+    passed: bool,
 }
 
-impl Walk {
-    fn new(family: Family) -> Walk {
-        Walk {
-            sure: Ranges::full(family),
-            maybe: Ranges::full(family),
-            lo: Ranges::empty(family),
-            hi: Ranges::empty(family),
-            err_lo: Ranges::empty(family),
-            err_hi: Ranges::empty(family),
-        }
+impl Clock {
+    fn new(deadline: Option<Instant>) -> Clock {
+        Clock { deadline, since_reading: 0, passed: false }
     }
 
-    /// Applies a term with this effect. `sure` holds the addresses that
-    /// surely reach the term or surely passed already (`lo` is inside it),
-    /// `maybe` those that may reach it.
-    fn apply(&mut self, passes: bool, effect: &Effect) {
-        if passes {
-            self.lo.add(&self.sure.intersection(&effect.match_lo));
-            self.hi.add(&self.maybe.intersection(&effect.match_hi));
+    /// Counts `work` units; whether the deadline has passed (the clock is
+    /// read every [`CLOCK_EVERY`] units).
+    fn spend(&mut self, work: usize) -> bool {
+        self.since_reading = self.since_reading.saturating_add(work);
+        if self.since_reading >= CLOCK_EVERY {
+            self.read();
         }
-        // Surely stop here: matched, or failed (or passed before).
-        self.err_lo.add(&self.sure.intersection(&effect.err_lo));
-        self.err_hi.add(&self.maybe.intersection(&effect.err_hi));
-        // What may go wrong for an address that reaches the term: an error,
-        // or a match that does not pass. Addresses that surely passed
-        // before are past harm.
-        let harm = if passes { effect.err_hi.clone() } else { effect.match_hi.union(&effect.err_hi) };
-        self.sure = self.sure.difference(&harm.difference(&self.lo));
-        self.maybe = self.maybe.difference(&effect.match_lo).difference(&effect.err_lo);
+        self.passed
+    }
+
+    /// Whether the deadline has passed, reading the clock now.
+    fn read(&mut self) -> bool {
+        self.since_reading = 0;
+        if !self.passed
+            && let Some(deadline) = self.deadline
+        {
+            self.passed = Instant::now() >= deadline;
+        }
+        self.passed
     }
 }
 
@@ -190,6 +205,9 @@ pub(crate) struct Analyzer<'a, 'b, L> {
     memo: HashMap<(String, Family, u32, u32), Bounds>,
     stack: Vec<String>,
     pub(crate) dependent: Vec<DependentTerm>,
+    /// (domain, offset) of each term in `dependent`.
+    dependent_seen: HashSet<(String, usize)>,
+    clock: Clock,
     pub(crate) tree: Vec<TreeRecord>,
     /// The first term, in evaluation order, past the DNS-term limit.
     pub(crate) first_over: Option<(String, String, usize)>,
@@ -200,7 +218,14 @@ pub(crate) struct Analyzer<'a, 'b, L> {
 }
 
 impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
-    pub(crate) fn new(dns: &'a Memo<'b, L>, limits: Limits, root: &Root, spf_rr: Option<bool>) -> Self {
+    /// An analysis that stops at `deadline`, if given.
+    pub(crate) fn new(
+        dns: &'a Memo<'b, L>,
+        limits: Limits,
+        root: &Root,
+        spf_rr: Option<bool>,
+        deadline: Option<Instant>,
+    ) -> Self {
         Analyzer {
             dns,
             limits,
@@ -211,6 +236,8 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
             memo: HashMap::new(),
             stack: Vec::new(),
             dependent: Vec::new(),
+            dependent_seen: HashSet::new(),
+            clock: Clock::new(deadline),
             tree: Vec::new(),
             first_over: None,
             truncated: false,
@@ -225,7 +252,9 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         match root {
             Root::Domain(domain) => match self.domain(domain, Via::Check, 0, family, 0, 0) {
                 Found::Record(bounds) => Some(bounds),
-                Found::Error | Found::Unknown => Some(empty_bounds(family)),
+                Found::Error => Some(empty_bounds(family)),
+                // Not fetched, or no time left: any address may pass.
+                Found::Unknown => Some(unknown_bounds(family)),
                 Found::NoRecord { .. } => None,
             },
             Root::Text(text) => {
@@ -284,6 +313,10 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         );
         if let Some(bounds) = self.memo.get(&key) {
             return Found::Record(bounds.clone());
+        }
+        if self.clock.read() {
+            self.truncated = true;
+            return Found::Unknown;
         }
         let first_visit = self.linted.insert(name.to_string());
         let root = via == Via::Check && depth == 0;
@@ -424,11 +457,14 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         dns_spent: u32,
         void_spent: u32,
     ) -> Bounds {
-        let mut walk = Walk::new(family);
+        let mut walk = Walk::new(family, self.clock.deadline);
         let mut dns = 0u32;
         let mut void = 0u32;
         for (term, span) in record.terms_with_spans() {
             let Term::Directive(directive) = term else { continue };
+            if self.clock.spend(1) {
+                return self.out_of_time(Some(walk), family, dns, void);
+            }
             let written = term_text(text, span.offset, span.len);
             let mut over = false;
             if directive.mechanism.queries_dns() {
@@ -441,7 +477,10 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
             dns = dns.saturating_add(effect.dns);
             void = void.saturating_add(effect.void);
             self.limit(&mut effect, over, void_spent.saturating_add(void), family);
-            walk.apply(directive.qualifier == Qualifier::Pass, &effect);
+            match walk.push(&effect.step(directive.qualifier == Qualifier::Pass)) {
+                Ok(work) => self.clock.spend(work),
+                Err(_late) => return self.out_of_time(None, family, dns, void),
+            };
             if directive.mechanism == Mechanism::All {
                 break;
             }
@@ -478,9 +517,31 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
             dns = dns.saturating_add(effect.dns);
             void = void.saturating_add(effect.void);
             self.limit(&mut effect, over, void_spent.saturating_add(void), family);
-            walk.apply(true, &effect);
+            if walk.push(&effect.step(true)).is_err() {
+                return self.out_of_time(None, family, dns, void);
+            }
         }
-        Bounds { lo: walk.lo, hi: walk.hi, err_lo: walk.err_lo, err_hi: walk.err_hi, dns, void }
+        match walk.finish() {
+            Ok(out) => bounds(out, dns, void),
+            Err(_late) => self.out_of_time(None, family, dns, void),
+        }
+    }
+
+    /// The deadline passed during a record's walk: the terms not walked may
+    /// match, or fail, for any address. Without the `walk` (it stopped in
+    /// the middle of a batch), nothing is known of the record.
+    fn out_of_time(&mut self, walk: Option<Walk>, family: Family, dns: u32, void: u32) -> Bounds {
+        self.truncated = true;
+        self.clock.passed = true;
+        let unknown = Effect::unknown(family, true);
+        let out = walk.and_then(|mut walk| {
+            walk.push(&unknown.step(true)).ok()?;
+            walk.finish().ok()
+        });
+        match out {
+            Some(out) => bounds(out, dns, void),
+            None => Bounds { dns, void, ..unknown_bounds(family) },
+        }
     }
 
     /// Notes the first term past the DNS-term limit; whether `count` is past it.
@@ -507,7 +568,7 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
     }
 
     fn dependent(&mut self, label: &str, written: &str, offset: usize, why: &str) {
-        if self.dependent.iter().any(|d| d.domain == label && d.offset == offset) {
+        if !self.dependent_seen.insert((label.to_string(), offset)) {
             return;
         }
         self.dependent.push(DependentTerm {
@@ -709,9 +770,9 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         // §4.6.4: more than 10 MX names is a permerror for the mx term.
         if names.len() > self.limits.mx_names as usize {
             let message = format!(
-                "\"{written}\": {target} has {} MX names; receivers look at {} at most and return permerror \
+                "\"{written}\": {target} has {}; receivers look at {} at most and return permerror \
                  (RFC 7208 4.6.4)",
-                names.len(),
+                counted(names.len() as u64, "MX name", "MX names"),
                 self.limits.mx_names
             );
             self.diags.push(code::MX_TOO_MANY_NAMES, label, Some((written, offset)), message);
@@ -738,15 +799,13 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
             None => Addresses::Unfetched,
             Some(Ok(Answer { records: Records::A(addrs), .. })) => {
                 let prefix = cidr.v4.unwrap_or(32);
-                Addresses::Set(addrs.iter().fold(Ranges::empty(family), |set, a| {
-                    set.union(&Ranges::network(family, u128::from(u32::from(*a)), prefix))
-                }))
+                let blocks = addrs.iter().map(|a| block(family, u128::from(u32::from(*a)), prefix));
+                Addresses::Set(Ranges::from_unsorted(family, blocks.collect()))
             }
             Some(Ok(Answer { records: Records::Aaaa(addrs), .. })) => {
                 let prefix = cidr.v6.unwrap_or(128);
-                Addresses::Set(addrs.iter().fold(Ranges::empty(family), |set, a| {
-                    set.union(&Ranges::network(family, u128::from(*a), prefix))
-                }))
+                let blocks = addrs.iter().map(|a| block(family, u128::from(*a), prefix));
+                Addresses::Set(Ranges::from_unsorted(family, blocks.collect()))
             }
             Some(Ok(_)) => Addresses::Set(Ranges::empty(family)),
             Some(Err(LookupError::Temporary(failure))) => Addresses::Failed(rtype, failure.to_string()),
@@ -791,6 +850,23 @@ enum Addresses {
     Failed(RecordType, String),
 }
 
+fn bounds(out: Outcome, dns: u32, void: u32) -> Bounds {
+    Bounds { lo: out.lo, hi: out.hi, err_lo: out.err_lo, err_hi: out.err_hi, dns, void }
+}
+
+/// Nothing known: any address may pass, or fail.
+fn unknown_bounds(family: Family) -> Bounds {
+    let unknown = Effect::unknown(family, true);
+    Bounds {
+        lo: unknown.match_lo,
+        hi: unknown.match_hi,
+        err_lo: unknown.err_lo,
+        err_hi: unknown.err_hi,
+        dns: 0,
+        void: 0,
+    }
+}
+
 fn empty_bounds(family: Family) -> Bounds {
     Bounds {
         lo: Ranges::empty(family),
@@ -799,5 +875,75 @@ fn empty_bounds(family: Family) -> Bounds {
         err_hi: Ranges::full(family),
         dns: 0,
         void: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::Zone;
+    use crate::lint::LintOptions;
+
+    /// A record text of `terms` alternating `+ip6:K::` (K even) and
+    /// `-ip6:K::` (K odd).
+    fn alternating(terms: u32) -> Root {
+        let terms: Vec<String> = (0..terms)
+            .map(|k| format!("{}ip6:{k:x}::", if k.is_multiple_of(2) { '+' } else { '-' }))
+            .collect();
+        Root::Text(format!("v=spf1 {} -all", terms.join(" ")))
+    }
+
+    fn analyze(root: &Root, deadline: Option<Instant>) -> (Bounds, bool) {
+        let zone = Zone::new();
+        let memo = Memo::new(&zone, &LintOptions::default(), None);
+        let mut analyzer = Analyzer::new(&memo, Limits::default(), root, None, deadline);
+        let bounds = analyzer.root(root, Family::Ipv6).expect("a record");
+        (bounds, analyzer.truncated)
+    }
+
+    /// Issue 16: the analysis reads the deadline between terms, not only
+    /// at DNS queries. Past it, the terms not walked may pass anything.
+    #[test]
+    fn the_walk_stops_mid_record_at_the_deadline() {
+        let root = alternating(8000);
+        let (full, truncated) = analyze(&root, None);
+        assert!(!truncated);
+        assert_eq!(full.lo.count().get(), Some(4000));
+        assert_eq!(full.hi, full.lo);
+
+        // Already passed: read after the first CLOCK_EVERY units of work.
+        let (cut, truncated) = analyze(&root, Some(Instant::now()));
+        assert!(truncated);
+        let walked = cut.lo.count().get().expect("small");
+        assert!(walked > 0 && walked < u128::from(CLOCK_EVERY as u32), "{walked} passes walked");
+        assert!(cut.lo.contains(0) && !cut.lo.contains(1 << 112));
+        // What the walked terms decided stays decided: their "-" addresses
+        // fail. Any other address may pass, or fail.
+        let fails = cut.hi.complement();
+        assert!(fails.contains(1 << 112) && !fails.contains(0));
+        assert!(fails.count().get().is_some_and(|n| n == walked || n + 1 == walked), "{fails:?}");
+        let last = 7999u128 << 112;
+        assert!(cut.hi.contains(last) && cut.err_hi.contains(last) && !full.hi.contains(last));
+    }
+
+    /// Reached through a domain, a record is not walked at all once the
+    /// deadline has passed.
+    #[test]
+    fn no_record_is_started_after_the_deadline() {
+        let mut zone = Zone::new();
+        zone.add_txt("d.example", vec![b"v=spf1 ip4:192.0.2.0/24 -all".to_vec()]);
+        let options = LintOptions::default();
+        let memo = Memo::new(&zone, &options, None);
+        let root = Root::Domain("d.example".into());
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        assert!(rt.block_on(super::super::gather::gather(&memo, &root, &options)));
+        let mut analyzer = Analyzer::new(&memo, Limits::default(), &root, None, Some(Instant::now()));
+        let bounds = analyzer.root(&root, Family::Ipv4).expect("unknown is a record");
+        assert!(analyzer.truncated && analyzer.tree.is_empty());
+        assert!(bounds.lo.is_empty() && bounds.hi == Ranges::full(Family::Ipv4));
+        let mut on_time = Analyzer::new(&memo, Limits::default(), &root, None, None);
+        let bounds = on_time.root(&root, Family::Ipv4).expect("a record");
+        assert!(!on_time.truncated);
+        assert_eq!(bounds.lo.cidrs(), ["192.0.2.0/24"]);
     }
 }

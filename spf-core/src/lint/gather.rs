@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
 
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure};
 use crate::record::{Mechanism, Record, SpfSelection, Term};
@@ -21,20 +22,27 @@ pub(crate) struct Memo<'a, L> {
     answers: Mutex<HashMap<(Box<str>, RecordType), LookupResult>>,
     sent: AtomicU32,
     max: u32,
-    deadline: Option<tokio::time::Instant>,
+    deadline: Option<Instant>,
     exhausted: AtomicBool,
 }
 
 impl<'a, L: Lookup> Memo<'a, L> {
-    pub(crate) fn new(upstream: &'a L, options: &LintOptions) -> Self {
+    /// A memo that sends at most `options.max_queries` queries, none after
+    /// `deadline`.
+    pub(crate) fn new(upstream: &'a L, options: &LintOptions, deadline: Option<Instant>) -> Self {
         Memo {
             upstream,
             answers: Mutex::new(HashMap::new()),
             sent: AtomicU32::new(0),
             max: options.max_queries,
-            deadline: options.deadline.map(|d| tokio::time::Instant::now() + d),
+            deadline,
             exhausted: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the deadline has passed.
+    pub(crate) fn late(&self) -> bool {
+        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     /// The answer, if it was fetched.
@@ -64,12 +72,17 @@ impl<L: Lookup> Lookup for Memo<'_, L> {
         if let Some(hit) = self.cached(name, rtype) {
             return hit;
         }
+        // Checked before sending too: an answer that is ready at once (a
+        // zone's) would otherwise win over a passed deadline.
+        if self.late() {
+            return self.refuse("lint deadline passed");
+        }
         if self.sent.fetch_add(1, Ordering::Relaxed) >= self.max {
             return self.refuse("lint query budget spent");
         }
         let work = self.upstream.lookup(name, rtype);
         let result = match self.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, work).await {
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), work).await {
                 Ok(result) => result,
                 Err(_) => return self.refuse("lint deadline passed"),
             },
@@ -83,7 +96,7 @@ impl<L: Lookup> Lookup for Memo<'_, L> {
 }
 
 /// Fetches the records of the tree and the answers their terms need.
-/// Returns false when the record budget stopped it.
+/// Returns false when the record budget or the deadline stopped it.
 pub(crate) async fn gather<L: Lookup>(dns: &Memo<'_, L>, root: &Root, options: &LintOptions) -> bool {
     let mut queue: VecDeque<(String, Via)> = VecDeque::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -101,7 +114,7 @@ pub(crate) async fn gather<L: Lookup>(dns: &Memo<'_, L>, root: &Root, options: &
         if seen.contains(&domain) {
             continue;
         }
-        if seen.len() >= options.max_records as usize {
+        if seen.len() >= options.max_records as usize || dns.late() {
             return false;
         }
         seen.insert(domain.clone());

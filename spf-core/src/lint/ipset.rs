@@ -181,12 +181,22 @@ impl Ranges {
     }
 
     /// The fewest CIDR blocks whose union is exactly this set, in order.
+    #[cfg(test)]
     pub(crate) fn cidr_blocks(&self) -> Vec<(u128, u8)> {
+        self.cidr_blocks_up_to(usize::MAX).0
+    }
+
+    /// The first `max` of [`Ranges::cidr_blocks`], and whether that is all
+    /// of them. Stops at `max`: a set of `n` ranges has up to 2 × 128 × `n`.
+    fn cidr_blocks_up_to(&self, max: usize) -> (Vec<(u128, u8)>, bool) {
         let width = self.family.bits();
         let mut out = Vec::new();
         for &(lo, hi) in &self.ranges {
             let mut start = lo;
             loop {
+                if out.len() == max {
+                    return (out, false);
+                }
                 // The largest block aligned at `start` that ends by `hi`.
                 let align = start.trailing_zeros().min(width);
                 let span = hi - start; // block size - 1 must not exceed this
@@ -200,21 +210,44 @@ impl Ranges {
                 }
             }
         }
-        out
+        (out, true)
     }
 
     /// The CIDR blocks as text (`192.0.2.0/24`, `2001:db8::/32`).
     pub(crate) fn cidrs(&self) -> Vec<String> {
-        self.cidr_blocks()
-            .into_iter()
-            .map(|(addr, len)| format!("{}/{len}", show(self.family, addr)))
-            .collect()
+        self.cidrs_up_to(usize::MAX).0
     }
 
-    /// The ranges, each `(first, last)`.
-    #[cfg(test)]
+    /// The first `max` CIDR blocks as text, and whether that is all of them.
+    pub(crate) fn cidrs_up_to(&self, max: usize) -> (Vec<String>, bool) {
+        let (blocks, complete) = self.cidr_blocks_up_to(max);
+        let text =
+            blocks.into_iter().map(|(addr, len)| format!("{}/{len}", show(self.family, addr))).collect();
+        (text, complete)
+    }
+
+    /// The ranges, each `(first, last)`, in order.
     pub(crate) fn ranges(&self) -> &[(u128, u128)] {
         &self.ranges
+    }
+
+    /// A set from ranges that already keep the invariant (sorted, disjoint,
+    /// not adjacent, within the family).
+    pub(crate) fn from_sorted(family: Family, ranges: Vec<(u128, u128)>) -> Ranges {
+        debug_assert!(ranges.iter().all(|&(lo, hi)| lo <= hi && hi <= max_of(family)));
+        debug_assert!(ranges.windows(2).all(|w| w[0].1.checked_add(1).is_some_and(|end| end < w[1].0)));
+        Ranges { family, ranges }
+    }
+
+    /// The union of any ranges (each `(first, last)` within the family), in
+    /// O(n log n).
+    pub(crate) fn from_unsorted(family: Family, mut ranges: Vec<(u128, u128)>) -> Ranges {
+        ranges.sort_unstable();
+        let mut merged = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            push_merged(&mut merged, range);
+        }
+        Ranges::from_sorted(family, merged)
     }
 }
 
@@ -391,7 +424,9 @@ impl IpSet {
         self.part(family).fraction()
     }
 
-    /// The fewest CIDR blocks that make up the set's addresses of the family, in order.
+    /// The fewest CIDR blocks that make up the set's addresses of the family,
+    /// in order: up to 2 × 128 per range of addresses (a report lists at
+    /// most [`MAX_LISTED_CIDRS`](super::MAX_LISTED_CIDRS)).
     pub fn cidrs(&self, family: Family) -> Vec<String> {
         self.part(family).cidrs()
     }
@@ -475,6 +510,16 @@ mod tests {
         let b = net4("10.1.0.0", 16).union(&net4("11.0.0.0", 8));
         assert_eq!(a.intersection(&b).cidrs(), ["10.1.0.0/16"]);
         assert!(net4("10.0.0.0", 8).intersection(&net4("11.0.0.0", 8)).is_empty());
+    }
+
+    #[test]
+    fn cidr_listing_stops_at_its_bound() {
+        // 192.0.2.3 - 192.0.2.9 is 3 blocks.
+        let r = Ranges { family: Family::Ipv4, ranges: vec![(v4("192.0.2.3"), v4("192.0.2.9"))] };
+        assert_eq!(r.cidrs_up_to(3), (r.cidrs(), true), "at the bound: all");
+        assert_eq!(r.cidrs_up_to(2), (vec!["192.0.2.3/32".to_string(), "192.0.2.4/30".to_string()], false));
+        assert_eq!(r.cidrs_up_to(0), (vec![], false));
+        assert_eq!(Ranges::empty(Family::Ipv4).cidrs_up_to(0), (vec![], true));
     }
 
     #[test]

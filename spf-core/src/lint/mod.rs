@@ -49,6 +49,7 @@ mod overlay;
 mod report;
 mod terms;
 mod txt;
+mod walk;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -222,6 +223,12 @@ codes! {
     ANALYSIS_TRUNCATED = "analysis-truncated", Warning, "lint stopped following the record (its query, record or time budget ran out)";
 }
 
+/// A count and its noun, for messages: `1 mechanism`, `3 mechanisms`.
+pub(crate) fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The severity of a code from [`CODES`]; `Info` for an unknown code.
 pub fn severity_of(code: &str) -> Severity {
     CODES.iter().find(|c| c.code == code).map_or(Severity::Info, |c| c.severity)
@@ -295,9 +302,13 @@ pub struct LintOptions {
     /// Most SPF records (include and redirect targets) followed. Default 64.
     pub max_records: u32,
     /// Most time one lint may take; then what is not known yet is reported
-    /// as `analysis-truncated`. `None`: no deadline (every query is still
-    /// bounded by the resolver's own timeout). Needs a tokio runtime with
-    /// the time driver. Default none.
+    /// as `analysis-truncated`. It holds for queries (none is sent past it)
+    /// and for the analysis, CPU work that reads the clock every 0.1 ms or
+    /// so: a lint ends within some milliseconds of its deadline whatever the
+    /// records. `None`: no deadline (every query is still bounded by the
+    /// resolver's own timeout, and the analysis by the record and query
+    /// budgets, near-linear in the terms they hold). Needs a tokio runtime
+    /// with the time driver. Default none.
     pub deadline: Option<Duration>,
     /// Check that the domain's own MX hosts and address pass. Default on.
     pub check_mail_hosts: bool,
@@ -315,6 +326,13 @@ impl Default for LintOptions {
     }
 }
 
+/// Most CIDR blocks a report lists per family and address space. A set
+/// made of `n` ranges takes up to 2 × 128 blocks per range in IPv6: a
+/// hostile tree of records (64 records of 63 KB punching holes in a
+/// network) makes millions of blocks, gigabytes of text. Real records pass
+/// a few dozen blocks, large providers a few hundred.
+pub const MAX_LISTED_CIDRS: usize = 1024;
+
 /// The addresses of one family in a set, counted and listed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FamilySpace {
@@ -322,8 +340,12 @@ pub struct FamilySpace {
     pub count: AddressCount,
     /// Their share of the family's address space, 0.0 to 1.0.
     pub fraction: f64,
-    /// The fewest CIDR blocks that make them up.
+    /// The fewest CIDR blocks that make them up, in order: the first
+    /// [`MAX_LISTED_CIDRS`] when there are more (see `cidrs_complete`).
     pub cidrs: Vec<String>,
+    /// Whether `cidrs` lists every block (false: it stopped at
+    /// [`MAX_LISTED_CIDRS`]; `count` and `fraction` are still exact).
+    pub cidrs_complete: bool,
 }
 
 /// A set of addresses, per family.
@@ -340,7 +362,10 @@ pub struct AddressSpace {
 
 impl AddressSpace {
     fn new(set: IpSet) -> AddressSpace {
-        let family = |f| FamilySpace { count: set.count(f), fraction: set.fraction(f), cidrs: set.cidrs(f) };
+        let family = |f| {
+            let (cidrs, cidrs_complete) = set.part(f).cidrs_up_to(MAX_LISTED_CIDRS);
+            FamilySpace { count: set.count(f), fraction: set.fraction(f), cidrs, cidrs_complete }
+        };
         AddressSpace { ipv4: family(Family::Ipv4), ipv6: family(Family::Ipv6), set }
     }
 

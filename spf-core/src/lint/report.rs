@@ -6,7 +6,7 @@ use super::analyze::Analyzer;
 use super::gather::{Memo, gather};
 use super::hosts::{self, Known};
 use super::ipset::{Family, IpSet, Ranges};
-use super::{AddressSpace, Diags, LintOptions, LintReport, LintRequest, code};
+use super::{AddressSpace, Diags, LintOptions, LintReport, LintRequest, code, counted};
 
 /// Where a run starts.
 #[derive(Clone, Debug)]
@@ -38,11 +38,15 @@ pub(crate) async fn build<L: Lookup>(
     root: Root,
     draft: bool,
 ) -> LintReport {
-    let dns = Memo::new(lookup, options);
+    // One deadline for the queries and for the analysis, which is CPU work
+    // between no await points and reads the clock itself. A deadline too
+    // far to be represented is none.
+    let deadline = options.deadline.and_then(|d| std::time::Instant::now().checked_add(d));
+    let dns = Memo::new(lookup, options, deadline);
     let gathered = gather(&dns, &root, options).await;
     let label = root.domain().unwrap_or_default();
 
-    let mut analyzer = Analyzer::new(&dns, options.limits, &root, request.spf_rr_published);
+    let mut analyzer = Analyzer::new(&dns, options.limits, &root, request.spf_rr_published, deadline);
     let mut parts = Vec::new();
     for family in Family::BOTH {
         parts.push(analyzer.root(&root, family));
@@ -90,10 +94,10 @@ pub(crate) async fn build<L: Lookup>(
             &label,
             None,
             format!(
-                "lint stopped following the record (at most {} queries, {} records{}): parts of the tree are \
-                 unknown, and counted as possibly authorized only",
-                options.max_queries,
-                options.max_records,
+                "lint stopped following the record (at most {}, {}{}): parts of the tree are unknown, and \
+                 counted as possibly authorized only",
+                counted(options.max_queries, "query", "queries"),
+                counted(options.max_records, "record", "records"),
                 options.deadline.map(|d| format!(", {} s", d.as_secs_f64())).unwrap_or_default()
             ),
         );
@@ -141,9 +145,10 @@ fn budget(
             &domain,
             (!term.is_empty()).then_some((term.as_str(), offset)),
             format!(
-                "{dns_terms} DNS-querying terms across the include tree; receivers allow {max} (RFC 7208 4.6.4): \
+                "{} across the include tree; receivers allow {max} (RFC 7208 4.6.4): \
                  a client not matched before \"{term}\" in {place} gets permerror. Remove includes nobody \
-                 sends through, or replace them with the addresses they stand for"
+                 sends through, or replace them with the addresses they stand for",
+                counted(dns_terms, "DNS-querying term", "DNS-querying terms")
             ),
         );
     } else if dns_terms + 1 >= max && max > 1 {
@@ -169,9 +174,9 @@ fn budget(
             label,
             None,
             format!(
-                "{} void lookups{who}; receivers return permerror after {vmax} (RFC 7208 4.6.4). Remove terms \
+                "{}{who}; receivers return permerror after {vmax} (RFC 7208 4.6.4). Remove terms \
                  that name hosts or domains that no longer exist",
-                void4.max(void6)
+                counted(void4.max(void6), "void lookup", "void lookups")
             ),
         );
     }

@@ -10,7 +10,7 @@ use crate::record::{
 };
 
 use super::ipset::{Family, block, show};
-use super::{Diags, code};
+use super::{Diags, code, counted};
 
 /// How a record was reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,14 +312,15 @@ fn semantics(text: &[u8], record: &Record, label: &str, via: Via, diags: &mut Di
         }
         if let Some((_, after, after_written)) = directives.get(index + 1) {
             let count = directives.len() - index - 1;
+            let (verb, them) = if count == 1 { ("is", "it") } else { ("are", "them") };
             diags.push(
                 code::TERMS_AFTER_ALL,
                 label,
                 Some((after_written, *after)),
                 format!(
-                    "{count} mechanism{} after \"{written}\" never evaluated (RFC 7208 5.1): move {} before it",
-                    if count == 1 { " is" } else { "s are" },
-                    if count == 1 { "it" } else { "them" }
+                    "{} after \"{written}\" {verb} never evaluated (RFC 7208 5.1): move {them} before \
+                     \"{written}\", or remove {them}",
+                    counted(count as u64, "mechanism", "mechanisms"),
                 ),
             );
         }
