@@ -177,8 +177,11 @@ fn space_line(out: &mut String, family: Family, space: &FamilySpace) {
     if !space.cidrs.is_empty() {
         let shown: Vec<&str> = space.cidrs.iter().take(MAX_CIDRS).map(String::as_str).collect();
         let _ = write!(out, ": {}", shown.join(" "));
-        if space.cidrs.len() > MAX_CIDRS {
+        if space.cidrs.len() > MAX_CIDRS && space.cidrs_complete {
             let _ = write!(out, " ... and {} more (see --json)", space.cidrs.len() - MAX_CIDRS);
+        } else if !space.cidrs_complete {
+            let _ =
+                write!(out, " ... and more (--json lists the first {})", spf_core::lint::MAX_LISTED_CIDRS);
         }
     }
     out.push('\n');

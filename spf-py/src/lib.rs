@@ -560,7 +560,8 @@ fn to_python<'py>(py: Python<'py>, json: serde_json::Result<String>) -> PyResult
     py.import("json")?.call_method1("loads", (json,))
 }
 
-/// An address space as `{"ipv4": {"count": int, "fraction": float, "cidrs": [...]}, "ipv6": ...}`.
+/// An address space as `{"ipv4": {"count": int, "fraction": float, "cidrs": [...], "cidrs_complete": bool}, "ipv6": ...}`
+/// (`cidrs` lists at most the first 1,024 blocks; `cidrs_complete` says whether that is all).
 fn address_space<'py>(py: Python<'py>, space: &AddressSpace) -> PyResult<Bound<'py, PyDict>> {
     let int = py.import("builtins")?.getattr("int")?;
     let dict = PyDict::new(py);
@@ -570,6 +571,7 @@ fn address_space<'py>(py: Python<'py>, space: &AddressSpace) -> PyResult<Bound<'
         inner.set_item("count", int.call1((family.count.to_string(),))?)?;
         inner.set_item("fraction", family.fraction)?;
         inner.set_item("cidrs", family.cidrs.clone())?;
+        inner.set_item("cidrs_complete", family.cidrs_complete)?;
         dict.set_item(key, inner)?;
     }
     Ok(dict)

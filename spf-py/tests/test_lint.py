@@ -21,7 +21,12 @@ def test_clean_record() -> None:
     assert report.domain == "pass.demo.example"
     assert report.record == "v=spf1 ip4:192.0.2.0/24 -all"
     assert not report.draft and report.complete
-    assert report.authorized["ipv4"] == {"count": 256, "fraction": 256 / 2**32, "cidrs": ["192.0.2.0/24"]}
+    assert report.authorized["ipv4"] == {
+        "count": 256,
+        "fraction": 256 / 2**32,
+        "cidrs": ["192.0.2.0/24"],
+        "cidrs_complete": True,
+    }
     assert report.authorized["ipv6"]["count"] == 0
     assert report.authorizes("192.0.2.9") is True
     assert report.authorizes("198.51.100.1") is False
