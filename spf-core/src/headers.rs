@@ -364,3 +364,11 @@ fn push_comment_text(out: &mut String, text: &str) {
         }
     }
 }
+
+/// A folded field as one line (RFC 5322 §2.2.3: "unfolding is accomplished
+/// by simply removing any CRLF that is immediately followed by WSP"), for
+/// protocols that carry a header on one line, such as a Postfix policy
+/// service's `PREPEND` action. Every line break is removed, folded or not.
+pub fn unfold(field: &str) -> String {
+    field.chars().filter(|&c| c != '\n' && c != '\r').collect()
+}

@@ -341,3 +341,12 @@ fn issue_14_a_long_local_part_times_many_macros_gives_bounded_headers() {
         assert!(unfold(&field).contains("...\""), "{field}");
     }
 }
+
+#[test]
+fn unfolding_gives_back_the_one_line_field() {
+    let folded = "Received-SPF: pass (a: b)\n client-ip=192.0.2.1;\n envelope-from=a@b.example";
+    assert_eq!(
+        spf_core::headers::unfold(folded),
+        "Received-SPF: pass (a: b) client-ip=192.0.2.1; envelope-from=a@b.example"
+    );
+}

@@ -206,7 +206,8 @@ impl Engine {
                     HeaderType::Ar => outcome.authentication_results(&c.authserv_id),
                     HeaderType::Spf | HeaderType::None => outcome.received_spf(Some(&ctx.receiver)),
                 };
-                self.header_decision(ctx, log, header)
+                // The policy protocol carries the action on one line.
+                self.header_decision(ctx, log, spf_core::headers::unfold(&header))
             }
         }
     }
