@@ -262,7 +262,10 @@ impl PyChecker {
         Ok(PyChecker { checker, receiver: receiver.map(Arc::from) })
     }
 
-    /// Checks the MAIL FROM identity, with the GIL released.
+    /// Checks the MAIL FROM identity. A check answered from the cache keeps
+    /// the GIL (it takes microseconds); one that waits for DNS releases it
+    /// while it waits, and Ctrl-C (KeyboardInterrupt) stops it within
+    /// [`SIGNAL_CHECK`].
     #[pyo3(signature = (ip, mail_from, helo=None))]
     fn check(&self, py: Python<'_>, ip: &str, mail_from: &str, helo: Option<&str>) -> PyResult<PyEvaluation> {
         let ip = parse_ip(ip)?;
@@ -273,7 +276,7 @@ impl PyChecker {
         let work = std::pin::pin!(self.checker.check(ip, mail_from, helo));
         let eval = match self.checker.poll_once(work) {
             Ok(eval) => eval,
-            Err(pending) => py.detach(|| self.checker.block_on(pending)),
+            Err(pending) => wait_for(py, &self.checker, pending)?,
         };
         Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
     }
@@ -299,19 +302,25 @@ impl PyChecker {
             check_mail_hosts,
             ..LintOptions::default()
         };
-        let report = py.detach(|| self.checker.lint_blocking(&request, &options));
+        let report = wait_for(py, &self.checker, Box::pin(self.checker.lint(&request, &options)))?;
         Ok(PyLintReport { report })
     }
 
-    /// Checks the HELO identity, with the GIL released.
+    /// Checks the HELO identity; the GIL as for `check`.
     fn check_helo(&self, py: Python<'_>, ip: &str, helo: &str) -> PyResult<PyEvaluation> {
         let ip = parse_ip(ip)?;
-        let eval = py.detach(|| self.checker.check_helo_blocking(ip, helo));
+        let work = std::pin::pin!(self.checker.check_helo(ip, helo));
+        let eval = match self.checker.poll_once(work) {
+            Ok(eval) => eval,
+            Err(pending) => wait_for(py, &self.checker, pending)?,
+        };
         Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
     }
 
-    /// Starts a MAIL FROM check and returns at once; `callback(evaluation)`
-    /// is called later on a library thread (with the GIL).
+    /// Starts a MAIL FROM check and returns at once, with a handle that can
+    /// cancel it; `callback(evaluation)` is called later on a library
+    /// thread (with the GIL), unless the check is cancelled first or the
+    /// interpreter is exiting by then.
     #[pyo3(signature = (ip, mail_from, helo, callback))]
     fn check_callback(
         &self,
@@ -319,14 +328,13 @@ impl PyChecker {
         mail_from: String,
         helo: Option<String>,
         callback: Py<PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<PyPendingCheck> {
         let ip = parse_ip(ip)?;
-        let checker = self.checker.clone();
         let receiver = self.receiver.clone();
         let helo = helo.unwrap_or_default();
-        self.checker.runtime_handle().spawn(async move {
-            let eval = checker.check(ip, &mail_from, &helo).await;
-            Python::attach(|py| {
+        let pending = self.checker.check_callback(ip, mail_from, helo, move |outcome| {
+            let Ok(eval) = outcome else { return };
+            call_python(move |py| {
                 let outcome =
                     Py::new(py, PyEvaluation { eval, receiver }).and_then(|e| callback.call1(py, (e,)));
                 if let Err(error) = outcome {
@@ -334,7 +342,7 @@ impl PyChecker {
                 }
             });
         });
-        Ok(())
+        Ok(PyPendingCheck { pending })
     }
 
     /// Cache counters and size, as a dict.
@@ -351,11 +359,72 @@ impl PyChecker {
             ("bytes", s.bytes),
             ("speculative_queries", s.speculative_queries),
             ("speculative_used", s.speculative_used),
+            ("inflight", s.inflight),
+            ("abandoned", s.abandoned),
         ] {
             dict.set_item(key, value)?;
         }
         Ok(dict)
     }
+}
+
+/// A check started by `Checker.check_callback`.
+#[pyclass(frozen, module = "fastspf._native", name = "PendingCheck")]
+struct PyPendingCheck {
+    pending: spf_core::PendingCheck,
+}
+
+#[pymethods]
+impl PyPendingCheck {
+    /// Stops the check if it has not finished; its callback is then not
+    /// called. Nothing happens once it is done.
+    fn cancel(&self) {
+        self.pending.cancel();
+    }
+}
+
+/// How often a thread waiting for DNS takes the GIL back to look at
+/// Python's signals: Ctrl-C (KeyboardInterrupt) reaches the caller within
+/// this much, and then cancels the check.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Finishes `work` on the checker's runtime with the GIL released, taking
+/// it back every [`SIGNAL_CHECK`] to run Python's signal handlers: an
+/// exception from one (KeyboardInterrupt) drops `work`, which cancels it.
+fn wait_for<F>(py: Python<'_>, checker: &Checker, mut work: F) -> PyResult<F::Output>
+where
+    F: std::future::Future + Send + Unpin,
+    F::Output: Send,
+{
+    loop {
+        let step = py
+            .detach(|| checker.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut work).await.ok() }));
+        match step {
+            Some(output) => return Ok(output),
+            None => py.check_signals()?,
+        }
+    }
+}
+
+/// Set when the interpreter starts to exit (an `atexit` hook of the
+/// package): library threads then no longer call into Python.
+static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called by the package's `atexit` hook.
+#[pyfunction]
+fn _at_exit() {
+    EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Runs `f` with the GIL from a library thread, unless the interpreter is
+/// exiting or gone (then `f` is dropped without touching Python: attaching
+/// to a finalizing interpreter would panic, and no panic may reach Python,
+/// at exit neither).
+fn call_python(f: impl for<'py> FnOnce(Python<'py>)) {
+    if EXITING.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let _ = Python::try_attach(f);
 }
 
 /// An in-memory zone, built record by record (for tests and offline use).
@@ -739,6 +808,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTerm>()?;
     m.add_class::<PyDiagnostic>()?;
     m.add_class::<PyLintReport>()?;
+    m.add_class::<PyPendingCheck>()?;
+    m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(lint, m)?)?;
     Ok(())

@@ -21,6 +21,7 @@ the differences).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 from typing import Iterable, List, Optional, Sequence, Union
 
@@ -30,6 +31,10 @@ from ._native import Diagnostic, Evaluation, LintReport, Term, Zone
 from ._pyspf import PermError, TempError, check, check2, query
 
 __version__: str = _native.__version__
+
+# From here on the library's threads no longer call into Python: checks
+# still pending when the interpreter exits are dropped quietly.
+atexit.register(_native._at_exit)
 
 __all__ = [
     "Checker",
@@ -153,10 +158,22 @@ class Checker:
         future: asyncio.Future[Evaluation] = loop.create_future()
 
         def deliver(evaluation: Evaluation) -> None:
-            loop.call_soon_threadsafe(_resolve, future, evaluation)
+            if loop.is_closed():
+                return
+            try:
+                loop.call_soon_threadsafe(_resolve, future, evaluation)
+            except RuntimeError:
+                # The loop closed since the check above: nobody waits.
+                pass
 
-        self._native.check_callback(ip, mail_from, helo, deliver)
-        return await future
+        pending = self._native.check_callback(ip, mail_from, helo, deliver)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # task.cancel(), or the loop shutting down: stop the native
+            # check too (its lookups are dropped, its callback not called).
+            pending.cancel()
+            raise
 
     def lint(
         self,
