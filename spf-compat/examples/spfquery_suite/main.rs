@@ -226,7 +226,6 @@ fn parse_one(text: &str) -> (Output, &str) {
     out.smtp_comment = next();
     out.header_comment = next();
     out.received_spf = next();
-    drop(next);
     (out, &text[consumed..])
 }
 
