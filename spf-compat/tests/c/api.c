@@ -2,7 +2,9 @@
  * a DNS layer of our own, as Exim builds one), under valgrind: every result
  * and its texts, the return codes, the memory rules, and misuse (NULLs, bad
  * input) without a crash. Exits non-zero on the first failed check. */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
