@@ -83,4 +83,7 @@ rm -rf "$workload"
 step "fuzz targets compile (running them needs nightly: see fuzz/README.md)"
 cargo check --quiet --manifest-path fuzz/Cargo.toml
 
+step "libspf2 compatibility: Debian's spfquery, Exim, OpenDMARC, Mail::SPF_XS on fastspf's libspf2.so.2"
+bash spf-compat/tests/run.sh
+
 step "all tests passed"

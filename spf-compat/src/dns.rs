@@ -470,10 +470,18 @@ pub unsafe extern "C" fn SPF_dns_lookup(
     should_cache: c_int,
 ) -> *mut SPF_dns_rr_t {
     guard(std::ptr::null_mut(), || {
+        /// Undoes this call's count on every way out, panics included.
+        struct Nested;
+        impl Drop for Nested {
+            fn drop(&mut self) {
+                DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+            }
+        }
         let depth = DEPTH.with(|d| {
             d.set(d.get() + 1);
             d.get()
         });
+        let _nested = Nested;
         let answer = if layer.is_null() || depth > MAX_LAYERS {
             // SAFETY: NULL or a C string.
             let name = unsafe { bytes(domain) }.unwrap_or_default();
@@ -487,7 +495,6 @@ pub unsafe extern "C" fn SPF_dns_lookup(
                 None => unsafe { pass_lookup(layer, domain, rr_type, should_cache) },
             }
         };
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         answer
     })
 }

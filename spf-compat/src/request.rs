@@ -525,3 +525,61 @@ pub(crate) unsafe fn local_policy_text<'a>(server: *const SPF_server_t) -> Optio
     // SAFETY: per the caller.
     unsafe { record_text((*server).local_policy) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_at_and_past_the_input_bound() {
+        let request = SPF_request_new(std::ptr::null_mut());
+        let at = std::ffi::CString::new(format!("{}@example.com", "l".repeat(MAX_INPUT_LEN - 12)))
+            .expect("no nul");
+        let past = std::ffi::CString::new(format!("{}@example.com", "l".repeat(MAX_INPUT_LEN - 11)))
+            .expect("no nul");
+        assert_eq!(at.as_bytes().len(), MAX_INPUT_LEN);
+        // SAFETY: a valid request and C strings; freed at the end.
+        unsafe {
+            assert_eq!(SPF_request_set_env_from(request, at.as_ptr()), SPF_E_SUCCESS);
+            assert_eq!(SPF_request_set_env_from(request, past.as_ptr()), SPF_E_BIG_STRING);
+            assert_eq!(SPF_request_set_helo_dom(request, at.as_ptr()), SPF_E_SUCCESS);
+            assert_eq!(SPF_request_set_helo_dom(request, past.as_ptr()), SPF_E_BIG_STRING);
+            assert_eq!(
+                bytes((*request).env_from).map(<[u8]>::len),
+                Some(MAX_INPUT_LEN),
+                "the one past was refused"
+            );
+            SPF_request_free(request);
+        }
+    }
+
+    #[test]
+    fn identities_split_like_libspf2() {
+        let request = SPF_request_new(std::ptr::null_mut());
+        let set = |from: &str| {
+            let from = std::ffi::CString::new(from).expect("no nul");
+            // SAFETY: valid request and string.
+            unsafe { SPF_request_set_env_from(request, from.as_ptr()) }
+        };
+        // SAFETY: our own request's strings.
+        let parts = || unsafe {
+            let r = &*request;
+            [r.env_from, r.env_from_lp, r.env_from_dp]
+                .map(|p| bytes(p).map(|b| String::from_utf8_lossy(b).into_owned()))
+        };
+        assert_eq!(set("a@b@example.com"), 0);
+        assert_eq!(parts(), [Some("a@b@example.com".into()), Some("a@b".into()), Some("example.com".into())]);
+        assert_eq!(set("@example.com"), 0);
+        assert_eq!(
+            parts(),
+            [Some("postmaster@example.com".into()), Some("postmaster".into()), Some("example.com".into())]
+        );
+        let helo = std::ffi::CString::new("mail.example.org").expect("no nul");
+        // SAFETY: valid request and string.
+        unsafe { SPF_request_set_helo_dom(request, helo.as_ptr()) };
+        assert_eq!(set(""), 0, "the null sender means the HELO name");
+        assert_eq!(parts()[0].as_deref(), Some("postmaster@mail.example.org"));
+        // SAFETY: ours.
+        unsafe { SPF_request_free(request) };
+    }
+}

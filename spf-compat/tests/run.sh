@@ -208,4 +208,4 @@ valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=d
     --show-leak-kinds=definite,indirect "$work/api"
 echo "ok: the API test is valgrind-clean"
 
-unshare --net --mount "$0" --in-namespace "$prefix"
+"${sudo_cmd[@]}" unshare --net --mount "$0" --in-namespace "$prefix"
