@@ -482,7 +482,7 @@ pub unsafe extern "C" fn SPF_dns_lookup(
             d.get()
         });
         let _nested = Nested;
-        let answer = if layer.is_null() || depth > MAX_LAYERS {
+        if layer.is_null() || depth > MAX_LAYERS {
             // SAFETY: NULL or a C string.
             let name = unsafe { bytes(domain) }.unwrap_or_default();
             new_rr(layer, name, rr_type, 0, if layer.is_null() { HOST_NOT_FOUND } else { TRY_AGAIN })
@@ -494,8 +494,7 @@ pub unsafe extern "C" fn SPF_dns_lookup(
                 // SAFETY: as above.
                 None => unsafe { pass_lookup(layer, domain, rr_type, should_cache) },
             }
-        };
-        answer
+        }
     })
 }
 
