@@ -4,6 +4,8 @@
 # and fastspf's libspf2.so.2 (libspf2's ABI, spf-compat/) in a directory of its own:
 #   make install-compat PREFIX=/usr/local    (lib/fastspf-compat/libspf2.so.2, include/fastspf-compat/spf2/)
 #   make uninstall-compat PREFIX=/usr/local
+#   make compat-deb      (target/fastspf-libspf2_<version>_<arch>.deb: /usr/lib/fastspf-compat plus an
+#                         /etc/ld.so.conf.d entry, so installing it switches the whole system; dpkg -r switches back)
 # PROFILE=debug installs the debug build (faster to build, for tests).
 # Libraries are installed stripped; STRIP=0 keeps their debug info, and
 # DEBUGDIR=DIR (with STRIP=1) keeps it in DIR/<file>.debug, linked from the
@@ -23,6 +25,7 @@ STRIP ?= 1
 DEBUGDIR ?=
 LDCONFIG ?= ldconfig
 CARGO ?= cargo
+DEB_ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 OBJCOPY ?= objcopy
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -30,7 +33,7 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 BUILD := $(TARGET_DIR)/$(PROFILE)
 CARGO_PROFILE := $(if $(filter release,$(PROFILE)),--release,)
 
-.PHONY: lib install uninstall compat-lib install-compat uninstall-compat
+.PHONY: lib install uninstall compat-lib install-compat uninstall-compat compat-deb
 
 lib:
 	$(CARGO) build --locked $(CARGO_PROFILE) -p spf-ffi
@@ -91,3 +94,22 @@ uninstall-compat:
 	rm -f $(DESTDIR)$(COMPAT_LIBDIR)/libspf2.so.2 $(DESTDIR)$(COMPAT_LIBDIR)/libspf2.so
 	rm -rf $(DESTDIR)$(COMPAT_INCLUDEDIR)/spf2
 	-rmdir $(DESTDIR)$(COMPAT_LIBDIR) $(DESTDIR)$(COMPAT_INCLUDEDIR) 2>/dev/null
+
+DEB_ROOT := $(abspath $(TARGET_DIR))/compat-deb
+compat-deb: compat-lib
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory install-compat PREFIX=/usr DESTDIR=$(DEB_ROOT)
+	install -d $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/etc/ld.so.conf.d
+	echo /usr/lib/fastspf-compat > $(DEB_ROOT)/etc/ld.so.conf.d/00-fastspf-compat.conf
+	printf '%s\n' 'Package: fastspf-libspf2' 'Version: $(VERSION)' 'Architecture: $(DEB_ARCH)' \
+	    'Maintainer: fastspf developers <fastspf@example.invalid>' 'Depends: libc6, libgcc-s1' \
+	    'Section: libs' 'Priority: optional' \
+	    'Description: libspf2.so.2 (the libspf2 1.2.x ABI) over fastspf' \
+	    ' Installs /usr/lib/fastspf-compat/libspf2.so.2 and lists its directory in' \
+	    ' /etc/ld.so.conf.d, ahead of the system libspf2: programs linked against' \
+	    ' libspf2 (Exim, OpenDMARC, spfquery) get fastspf. Remove it to switch back.' \
+	    > $(DEB_ROOT)/DEBIAN/control
+	printf '#!/bin/sh\nset -e\nldconfig\n' > $(DEB_ROOT)/DEBIAN/postinst
+	cp $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	chmod 755 $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	dpkg-deb --build --root-owner-group $(DEB_ROOT) $(TARGET_DIR)/fastspf-libspf2_$(VERSION)_$(DEB_ARCH).deb

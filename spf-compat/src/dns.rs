@@ -40,8 +40,10 @@ pub(crate) const MAX_RR_TEXT: usize = 65_535;
 /// `SPF_dns_lookup` calls): 32. A stack that loops back on itself ends
 /// there with a temporary error instead of recursing forever.
 pub(crate) const MAX_LAYERS: usize = 32;
-/// Most entries one zone layer holds: 100,000.
-pub(crate) const MAX_ZONE_ENTRIES: usize = 100_000;
+/// Most entries (names and types) one zone layer holds: 10,000. A zone
+/// layer holds overrides and test data, and each addition and lookup scans
+/// it (in libspf2's order: the first match wins).
+pub(crate) const MAX_ZONE_ENTRIES: usize = 10_000;
 
 /// One record of an answer. MX and PTR targets are names, kept as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -850,6 +852,22 @@ mod tests {
             SPF_dns_rr_free(rr);
             SPF_dns_free(zone);
         }
+    }
+
+    #[test]
+    fn a_zone_holds_at_most_its_bound() {
+        let zone = SPF_dns_zone_new(std::ptr::null_mut(), std::ptr::null(), 0);
+        let add = |i: usize| {
+            let name = CString::new(format!("n{i}.example")).expect("no nul");
+            // SAFETY: valid layer and strings.
+            unsafe { SPF_dns_zone_add_str(zone, name.as_ptr(), ns_t_txt, NO_DATA, std::ptr::null()) }
+        };
+        for i in 0..MAX_ZONE_ENTRIES {
+            assert_eq!(add(i), SPF_E_SUCCESS);
+        }
+        assert_eq!(add(MAX_ZONE_ENTRIES), SPF_E_NO_MEMORY, "one past the bound");
+        // SAFETY: ours.
+        unsafe { SPF_dns_free(zone) };
     }
 
     #[test]

@@ -193,7 +193,15 @@ cargo build --quiet --locked -p spf-testdns
 compat="$prefix/lib/fastspf-compat"
 grep -q 'SONAME *libspf2.so.2' <<< "$(objdump -p "$compat/libspf2.so.2")"
 
-say "1. ABI: layouts, texts, the API under valgrind"
+say "1. ABI: every consumer's imports, layouts, texts, the API under valgrind"
+defined="$(nm -D --defined-only "$compat/libspf2.so.2" | awk '{print $3}' | sort)"
+for bin in "$work/debs/exim4-daemon-heavy/usr/sbin/exim4" /usr/bin/spfquery.libspf2 \
+    /usr/lib/x86_64-linux-gnu/libopendmarc.so.2 /usr/lib/x86_64-linux-gnu/perl5/5.*/auto/Mail/SPF_XS/SPF_XS.so; do
+    imports="$(nm -D --undefined-only "$bin" | awk '$2 ~ /^SPF_/ {print $2}' | sort)"
+    missing="$(comm -23 <(echo "$imports") <(echo "$defined"))"
+    [ -z "$missing" ] || { echo "$bin imports symbols we lack: $missing"; exit 1; }
+    echo "ok: all $(wc -l <<< "$imports") SPF_ symbols $(basename "$bin") imports are defined"
+done
 cflags=(-Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE)
 cc "${cflags[@]}" spf-compat/tests/c/layout.c -o "$work/layout-debian"
 cc "${cflags[@]}" -I "$prefix/include/fastspf-compat" spf-compat/tests/c/layout.c -o "$work/layout-ours"
@@ -207,5 +215,15 @@ cc "${cflags[@]}" -I "$prefix/include/fastspf-compat" spf-compat/tests/c/api.c -
 valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --show-leak-kinds=definite,indirect "$work/api"
 echo "ok: the API test is valgrind-clean"
+
+say "the .deb: make compat-deb"
+make -s compat-deb PROFILE=debug >/dev/null
+deb="$(ls "$target"/fastspf-libspf2_*.deb)"
+contents="$(dpkg-deb -c "$deb")"
+for path in ./usr/lib/fastspf-compat/libspf2.so.2 ./etc/ld.so.conf.d/00-fastspf-compat.conf ./usr/include/fastspf-compat/spf2/spf.h; do
+    grep -q " $path" <<< "$contents" || { echo "$deb lacks $path"; exit 1; }
+done
+[ "$(dpkg-deb -f "$deb" Package)" = fastspf-libspf2 ]
+echo "ok: $deb ($(du -k "$deb" | cut -f1) KiB): the library, the ld.so.conf.d entry, the headers"
 
 "${sudo_cmd[@]}" unshare --net --mount "$0" --in-namespace "$prefix"
