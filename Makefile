@@ -55,10 +55,13 @@ endef
 
 # Runs ldconfig for LIBDIR when that is a directory the dynamic linker
 # already searches, we are root, and this is not a staged (DESTDIR) install.
+# (Directories compare by real path: with merged /usr, ldconfig lists /lib for /usr/lib.)
 define run_ldconfig
-	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null 2>&1 \
-	    && $(LDCONFIG) -v -N 2>/dev/null | grep -q '^$(abspath $(LIBDIR)):'; then \
-	    $(LDCONFIG); \
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null 2>&1; then \
+	    libdir="$$(realpath -m $(LIBDIR))"; \
+	    for dir in $$($(LDCONFIG) -v -N 2>/dev/null | sed -n 's|^\(/[^:]*\):.*|\1|p'); do \
+	        if [ "$$(realpath -m "$$dir")" = "$$libdir" ]; then $(LDCONFIG); break; fi; \
+	    done; \
 	fi
 endef
 

@@ -18,6 +18,9 @@
 #      modifier, expand.
 #   6. A whole-system switch in a private mount namespace: ldconfig with
 #      the compat directory listed first, and spfquery resolving to it.
+#   7. `make install PREFIX=/usr/local` as root runs ldconfig (over tmpfs
+#      and a copy-on-write /etc, in the same namespace): a program linked
+#      without rpath runs at once.
 #
 # Steps 2-6 run as root in a private network and mount namespace
 # (`unshare --net --mount`): loopback only, with a scratch file
@@ -142,6 +145,23 @@ if [ "${1:-}" = "--in-namespace" ]; then
     grep -q '^Received-SPF: permerror' <<< "$out" || { echo "$out"; exit 1; }
     umount /etc/ld.so.cache
     echo "ok: with the cache rebuilt, spfquery (no LD_LIBRARY_PATH) loads $resolved and answers permerror"
+
+    say "7. make install PREFIX=/usr/local as root runs ldconfig (tmpfs over /usr/local/{lib,include}, /etc copy-on-write)"
+    mount -t tmpfs tmpfs /usr/local/lib
+    mount -t tmpfs tmpfs /usr/local/include
+    # ldconfig replaces /etc/ld.so.cache by renaming: give it a copy-on-write /etc.
+    mkdir -p "$work/etc-overlay"
+    mount -t tmpfs tmpfs "$work/etc-overlay"
+    mkdir -p "$work/etc-overlay/upper" "$work/etc-overlay/work"
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$work/etc-overlay/upper,workdir=$work/etc-overlay/work" /etc
+    CARGO_NET_OFFLINE=true make -s -C "$root" install PREFIX=/usr/local PROFILE=debug >/dev/null
+    grep -q 'libfastspf.so.0 .*=> /usr/local/lib/libfastspf.so.0$' <<< "$(ldconfig -p)" \
+        || { echo "ldconfig did not run: libfastspf.so.0 is not in the cache"; exit 1; }
+    cc -Wall -Wextra -Werror -std=c11 -I "$root/spf-ffi/tests/c" "$root/spf-ffi/tests/c/results.c" \
+        -o "$work/results-no-rpath" -I /usr/local/include -L /usr/local/lib -lfastspf
+    "$work/results-no-rpath" "$root/examples/demo.zone" | tail -n 1
+    echo "ok: a program linked without rpath runs right after make install: $(ls -l /usr/local/lib/libfastspf.so.0.* | awk '{print $5}') bytes (stripped, debug build)"
+    umount /etc /usr/local/include /usr/local/lib "$work/etc-overlay"
     exit 0
 fi
 
