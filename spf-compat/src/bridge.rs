@@ -87,7 +87,9 @@ pub(crate) fn check(input: &CheckInput<'_>, resolver: *mut SPF_dns_server_t) -> 
     let lookup = StackLookup {
         top: resolver,
         deadline: Instant::now() + CHECK_DEADLINE,
-        record_override: input.record_override.map(|r| (input.domain.to_ascii_lowercase(), r.to_string())),
+        record_override: input
+            .record_override
+            .map(|r| (input.domain.trim_end_matches('.').to_ascii_lowercase(), r.to_string())),
     };
     let evaluator = Evaluator::new(lookup, options);
     let identity = if input.helo_identity { Identity::Helo } else { Identity::MailFrom };
