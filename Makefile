@@ -8,8 +8,10 @@
 #                         /etc/ld.so.conf.d entry, so installing it switches the whole system; dpkg -r switches back)
 # PROFILE=debug installs the debug build (faster to build, for tests).
 # Libraries are installed stripped; STRIP=0 keeps their debug info, and
-# DEBUGDIR=DIR (with STRIP=1) keeps it in DIR/<file>.debug, linked from the
-# stripped file (.gnu_debuglink), for gdb and perf.
+# DEBUGDIR=DIR (with STRIP=1) keeps the shared libraries' in DIR/<file>.debug,
+# linked from the stripped file (.gnu_debuglink), for gdb and perf.
+# Release sizes (x86_64): libfastspf.so 25.4 MB -> 3.2 MB, libfastspf.a
+# 100.6 MB -> 15.5 MB, libspf2.so.2 14.1 MB -> 2.2 MB.
 # `make install` runs ldconfig when it installs as root, without DESTDIR,
 # into a directory the dynamic linker searches (/usr/local/lib, /usr/lib,
 # ...); LDCONFIG=true turns that off. install-compat never runs ldconfig:
@@ -38,12 +40,14 @@ CARGO_PROFILE := $(if $(filter release,$(PROFILE)),--release,)
 lib:
 	$(CARGO) build --locked $(CARGO_PROFILE) -p spf-ffi
 
-# strip_lib FILE OPTION: strips FILE (--strip-unneeded for shared objects,
-# --strip-debug for archives) unless STRIP=0, first saving its debug info
-# to DEBUGDIR when given.
+# strip_lib FILE OPTIONS: strips FILE unless STRIP=0, first saving a shared
+# object's debug info to DEBUGDIR when given (archives: use STRIP=0 to keep
+# theirs). Archives also lose the LLVM bitcode sections Rust's objects carry
+# (.llvmbc, .llvmcmd: only cross-language LTO reads them).
+ARCHIVE_STRIP := --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd
 define strip_lib
 	if [ "$(STRIP)" != 0 ]; then \
-	    if [ -n "$(DEBUGDIR)" ]; then \
+	    if [ -n "$(DEBUGDIR)" ] && [ "$(suffix $(1))" != .a ]; then \
 	        install -d $(DESTDIR)$(DEBUGDIR) && \
 	        $(OBJCOPY) --only-keep-debug $(1) $(DESTDIR)$(DEBUGDIR)/$(notdir $(1)).debug && \
 	        $(OBJCOPY) $(2) --add-gnu-debuglink=$(DESTDIR)$(DEBUGDIR)/$(notdir $(1)).debug $(1); \
@@ -73,7 +77,7 @@ install: lib
 	ln -sf libfastspf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfastspf.so.$(MAJOR)
 	ln -sf libfastspf.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libfastspf.so
 	install -m 644 $(BUILD)/libfastspf.a $(DESTDIR)$(LIBDIR)/libfastspf.a
-	@$(call strip_lib,$(DESTDIR)$(LIBDIR)/libfastspf.a,--strip-debug)
+	@$(call strip_lib,$(DESTDIR)$(LIBDIR)/libfastspf.a,$(ARCHIVE_STRIP))
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' spf-ffi/fastspf.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fastspf.pc
 	@$(run_ldconfig)
