@@ -262,7 +262,9 @@ fn run_under_valgrind(args: &Args, cases: &[&Case]) -> Result<(Vec<Output>, Opti
     for case in cases {
         let _ = writeln!(lines, "{} {} {}", case.host, case.mailfrom, case.helo);
     }
-    let path = std::env::temp_dir().join(format!("spfquery-suite-{}.txt", std::process::id()));
+    // Next to the report (the run's own directory), not in the shared /tmp.
+    let dir = args.report.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let path = dir.join(format!("spfquery-suite-{}.txt", std::process::id()));
     std::fs::write(&path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
     let output = Command::new("valgrind")
         .args([
