@@ -86,4 +86,7 @@ cargo check --quiet --manifest-path fuzz/Cargo.toml
 step "fastspf-policyd: real Postfix in both modes, side by side with Debian's policyd-spf"
 bash spf-policyd/tests/run.sh
 
+step "libspf2 compatibility: Debian's spfquery, Exim, OpenDMARC, Mail::SPF_XS on fastspf's libspf2.so.2"
+bash spf-compat/tests/run.sh
+
 step "all tests passed"

@@ -1,0 +1,2 @@
+/* spf_dns_rr.h: everything is declared in spf.h (fastspf's libspf2.so.2). */
+#include "spf.h"
