@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use spf_benches::{MACRO_RECORD, PROVIDER_RECORD, WARM_CASES, provider_zone};
 use spf_core::macros::{ExpansionBudget, MacroContext, MacroString, MacroVars};
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Record};
+use spf_core::{CheckOptions, Checker, CheckerConfig, Record};
 
 fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
@@ -41,9 +41,9 @@ fn macros(c: &mut Criterion) {
 }
 
 fn checker(trace: bool) -> Checker {
-    let options = CheckOptions { trace, ..CheckOptions::default() };
-    let config =
-        CheckerConfig { dns: DnsSource::Zone(Arc::new(provider_zone())), options, ..Default::default() };
+    let config = CheckerConfig::default()
+        .with_zone(Arc::new(provider_zone()))
+        .with_options(CheckOptions::default().with_trace(trace));
     Checker::new(config).expect("checker")
 }
 
@@ -69,11 +69,9 @@ fn warm_checks(c: &mut Criterion) {
 fn warm_corpus(c: &mut Criterion) {
     let workload = spf_benches::workload::generate(1, 3000, 100_000);
     let zone = spf_core::dns::Zone::from_master_str(&workload.zone, "gen").expect("generated zone");
-    let config = CheckerConfig {
-        dns: DnsSource::Zone(Arc::new(zone)),
-        options: CheckOptions { trace: false, ..CheckOptions::default() },
-        ..Default::default()
-    };
+    let config = CheckerConfig::default()
+        .with_zone(Arc::new(zone))
+        .with_options(CheckOptions::default().with_trace(false));
     let checker = Checker::new(config).expect("checker");
     let corpus: Vec<(IpAddr, String, String)> = workload
         .corpus

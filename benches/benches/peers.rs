@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use spf_benches::{WARM_CASES, provider_zone, provider_zone_text};
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation};
+use spf_core::{CheckOptions, Checker, CheckerConfig, Evaluation};
 
 const HELO: &str = "helo.example";
 
@@ -179,9 +179,9 @@ struct Fast {
 
 impl Fast {
     fn new() -> Fast {
-        let options = CheckOptions { trace: false, ..CheckOptions::default() };
-        let config =
-            CheckerConfig { dns: DnsSource::Zone(Arc::new(provider_zone())), options, ..Default::default() };
+        let config = CheckerConfig::default()
+            .with_zone(Arc::new(provider_zone()))
+            .with_options(CheckOptions::default().with_trace(false));
         Fast { checker: Checker::new(config).expect("checker") }
     }
 

@@ -123,7 +123,7 @@ impl Mode {
     fn speculation(self) -> Speculation {
         match self {
             Mode::Off => Speculation::OFF,
-            Mode::Lazy => Speculation { later_includes: false, ..Speculation::default() },
+            Mode::Lazy => Speculation::default().with_later_includes(false),
             Mode::On => Speculation::default(),
         }
     }
@@ -252,30 +252,25 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
     }
     let dns = match &zone {
         Some(zone) => DnsSource::Zone(Arc::clone(zone)),
-        None => DnsSource::Resolver(ResolverSettings {
-            nameservers: args
-                .nameservers
-                .iter()
-                .map(|n| parse_nameserver(n).map_err(|e| e.to_string()))
-                .collect::<Result<_, _>>()?,
-            timeout: Duration::from_secs_f64(args.timeout.clamp(0.01, 60.0)),
-            attempts: 2,
-        }),
+        None => DnsSource::Resolver(
+            ResolverSettings::default()
+                .with_nameservers(
+                    args.nameservers
+                        .iter()
+                        .map(|n| parse_nameserver(n).map_err(|e| e.to_string()))
+                        .collect::<Result<_, _>>()?,
+                )
+                .with_timeout(Duration::from_secs_f64(args.timeout.clamp(0.01, 60.0))),
+        ),
     };
-    let config = |entries: usize, speculation: Mode| CheckerConfig {
-        dns: dns.clone(),
-        cache: CacheConfig {
-            max_entries: entries.max(1),
-            max_bytes: args.cache_bytes.max(1),
-            ..CacheConfig::default()
-        },
-        options: CheckOptions {
-            trace: false,
-            speculation: speculation.speculation(),
-            ..CheckOptions::default()
-        },
-        worker_threads: 2,
-        ..CheckerConfig::default()
+    let config = |entries: usize, speculation: Mode| {
+        let mut config = CheckerConfig::default().with_options(
+            CheckOptions::default().with_trace(false).with_speculation(speculation.speculation()),
+        );
+        config.dns = dns.clone();
+        config.cache =
+            CacheConfig::default().with_max_entries(entries.max(1)).with_max_bytes(args.cache_bytes.max(1));
+        config
     };
     let sizes = if args.compare_cache.is_empty() || args.cold {
         vec![args.cache_entries]
@@ -352,7 +347,7 @@ fn run_cold(
     let mut depths = Vec::with_capacity(corpus.len());
     for check in corpus {
         let cache = Arc::new(Cache::new(config.cache.clone()));
-        let mut config = CheckerConfig { shared_cache: Some(Arc::clone(&cache)), ..config.clone() };
+        let mut config = config.clone().with_shared_cache(Arc::clone(&cache));
         // The trace gives each check's critical path (a few microseconds
         // against milliseconds of round trips).
         config.options.trace = true;
@@ -442,7 +437,13 @@ fn run_pass(
     let bar = (progress && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(corpus.len() as u64));
     let started = Instant::now();
-    let (latencies, results) = checker.block_on(async {
+    // The checks run as tasks of a runtime of the harness (two threads, as
+    // the checker's own), their sockets and timers driven by it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => panic!("cannot start the harness runtime: {e}"),
+    };
+    let (latencies, results) = runtime.block_on(async {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..concurrency {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use spf_core::{CheckOptions, Checker, CheckerConfig};
+use spf_core::{Checker, CheckerConfig};
 
 use crate::{CheckArgs, IdentityArg, Usage, authserv_id, check_identity, evaluation_json};
 
@@ -26,10 +26,10 @@ pub fn run(args: &CheckArgs, path: &Path) -> Result<ExitCode> {
         let file = File::open(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
         Box::new(BufReader::new(file))
     };
-    let options = CheckOptions { receiver: args.receiver.clone(), ..CheckOptions::default() };
-    let checker =
-        Checker::new(CheckerConfig { dns: args.dns.source()?, options, ..CheckerConfig::default() })
-            .map_err(|e| Usage(e.to_string()))?;
+    let mut config = CheckerConfig::default();
+    config.dns = args.dns.source()?;
+    config.options.receiver = args.receiver.clone();
+    let checker = Checker::new(config).map_err(|e| Usage(e.to_string()))?;
     let authserv = authserv_id(args);
     let mut stdout = io::stdout().lock();
     let mut number = 0u64;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use spf_core::lint::{
-    self, Authorized, CheckRole, Family, FamilySpace, IpCheck, LintOptions, LintReport, LintRequest, Severity,
+    Authorized, CheckRole, Family, FamilySpace, IpCheck, LintOptions, LintReport, LintRequest, Severity,
 };
+use spf_core::{Checker, CheckerConfig};
 
 use crate::{DnsArgs, Usage, print};
 
@@ -66,10 +67,13 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
     };
     request.ips = ips;
     request.self_test = self_test;
-    let options =
-        LintOptions { deadline: Some(Duration::from_secs_f64(args.deadline)), ..LintOptions::default() };
-    let source = args.dns.source()?;
-    let report = lint::lint_blocking(&source, &request, &options).map_err(|e| Usage(e.to_string()))?;
+    let mut options = LintOptions::default();
+    options.deadline = Some(Duration::from_secs_f64(args.deadline));
+    let mut config = CheckerConfig::default();
+    config.dns = args.dns.source()?;
+    config.worker_threads = 1;
+    let checker = Checker::new(config).map_err(|e| Usage(e.to_string()))?;
+    let report = checker.lint_blocking(&request, &options);
     let text = if args.json { json(&report)? } else { text(&report, &options) };
     print(&text)?;
     Ok(if report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -12,8 +12,7 @@ use spf_core::dns::Zone;
 use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
-use spf_core::lint::Overlay;
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Evaluator, Identity, SpfResult};
+use spf_core::{CheckRequest, Checker, CheckerConfig, DnsSource, Evaluation, SpfResult};
 
 mod batch;
 mod lint;
@@ -145,11 +144,11 @@ impl DnsArgs {
                 Usage(format!("--timeout {} is not a number of seconds in (0, 3600]", self.timeout)).into()
             );
         }
-        Ok(DnsSource::Resolver(ResolverSettings {
-            nameservers,
-            timeout: Duration::from_secs_f64(self.timeout),
-            ..ResolverSettings::default()
-        }))
+        Ok(DnsSource::Resolver(
+            ResolverSettings::default()
+                .with_nameservers(nameservers)
+                .with_timeout(Duration::from_secs_f64(self.timeout)),
+        ))
     }
 }
 
@@ -212,24 +211,22 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     if helo.is_empty() && (matches!(identity, IdentityArg::Helo) || sender.trim().is_empty()) {
         return Err(Usage("--helo NAME is needed to check the HELO identity or a null sender".into()).into());
     }
-    let dns = args.dns.source()?;
-    let options = CheckOptions { receiver: args.receiver.clone(), ..CheckOptions::default() };
-    let limits = options.limits;
+    let mut config = CheckerConfig::default();
+    config.dns = args.dns.source()?;
+    config.options.receiver = args.receiver.clone();
+    config.worker_threads = 1;
+    let limits = config.options.limits;
+    let checker = Checker::new(config).map_err(|e| Usage(e.to_string()))?;
+    let request = match identity {
+        IdentityArg::Helo => CheckRequest::helo(ip, helo),
+        IdentityArg::Mailfrom => CheckRequest::mail_from(ip, sender, helo),
+    };
     let eval = match &args.record {
         Some(record) => {
-            let domain = match (&args.domain, identity) {
-                (Some(domain), _) => domain.clone(),
-                (None, IdentityArg::Helo) => helo.to_string(),
-                (None, IdentityArg::Mailfrom) => spf_core::eval::mail_from_identity(sender, helo).1,
-            };
-            check_draft(&dns, &domain, record, options, (identity, ip, sender, helo))?
+            let domain = args.domain.clone().unwrap_or_else(|| request.domain().to_string());
+            checker.check_draft_blocking(record, &domain, &request)
         }
-        None => {
-            let checker =
-                Checker::new(CheckerConfig { dns, options, worker_threads: 1, ..CheckerConfig::default() })
-                    .map_err(|e| Usage(e.to_string()))?;
-            check_identity(&checker, Some(identity), ip, sender, helo)
-        }
+        None => checker.check_request_blocking(&request),
     };
     let draft = args.record.as_ref().map(|record| (eval.domain.to_string(), record.clone()));
     let authserv = authserv_id(args);
@@ -270,40 +267,6 @@ fn check_identity(
     }
 }
 
-/// The most time a check may take (as a checker's default, RFC 7208 4.6.4).
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Evaluates a draft record for `domain` (published nowhere) over `dns`.
-fn check_draft(
-    dns: &DnsSource,
-    domain: &str,
-    record: &str,
-    options: CheckOptions,
-    (identity, ip, sender, helo): (IdentityArg, std::net::IpAddr, &str, &str),
-) -> Result<Evaluation> {
-    let eval = spf_core::lint::run_with_dns(dns, |backend| async move {
-        let evaluator = Evaluator::new(Overlay::new(backend, domain, record), options);
-        let work = async {
-            match identity {
-                IdentityArg::Helo => evaluator.check_helo(ip, helo).await,
-                IdentityArg::Mailfrom => evaluator.check_mail_from(ip, sender, helo).await,
-            }
-        };
-        tokio::time::timeout(DEADLINE, work).await.ok()
-    })
-    .map_err(|e| Usage(e.to_string()))?;
-    Ok(eval.unwrap_or_else(|| {
-        let (identity, sender, domain) = match identity {
-            IdentityArg::Helo => (Identity::Helo, format!("postmaster@{helo}"), helo.to_string()),
-            IdentityArg::Mailfrom => {
-                let (sender, domain) = spf_core::eval::mail_from_identity(sender, helo);
-                (Identity::MailFrom, sender, domain)
-            }
-        };
-        Evaluation::deadline_exceeded(identity, ip, sender, domain, helo)
-    }))
-}
-
 /// The evaluation as the JSON object `--json` prints (and `--batch`, one per line).
 fn evaluation_json(eval: &Evaluation, receiver: Option<&str>, authserv: &str) -> serde_json::Value {
     serde_json::json!({
@@ -312,7 +275,7 @@ fn evaluation_json(eval: &Evaluation, receiver: Option<&str>, authserv: &str) ->
         "ip": eval.ip.to_string(),
         "sender": eval.sender,
         "helo": eval.helo,
-        "domain": eval.matched.as_ref().map_or(&*eval.domain, |m| &*m.domain),
+        "domain": eval.deciding_domain(),
         "checked_domain": eval.domain,
         "explanation": eval.explanation,
         "mechanism": eval.matched.as_ref().map(|m| &*m.term),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use spf_core::eval::{QueryOutcome, TraceEvent};
+use spf_core::eval::{QueryOutcome, TraceEvent, Via};
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::{Evaluation, Limits, SpfResult};
 
@@ -59,11 +59,11 @@ fn counted(count: u32, noun: &str) -> String {
 
 /// One trace step as a line. `entered` holds how each domain still open was
 /// entered (`check`, `include`, `redirect`), innermost last.
-fn trace_line(out: &mut String, event: &TraceEvent, entered: &mut Vec<&'static str>) {
+fn trace_line(out: &mut String, event: &TraceEvent, entered: &mut Vec<Via>) {
     let indent = |depth: u32| "  ".repeat(depth as usize + 1);
     let _ = match event {
         TraceEvent::Enter { depth, domain, via } => {
-            entered.push(via);
+            entered.push(*via);
             writeln!(out, "{}{via} {domain}", indent(*depth))
         }
         TraceEvent::Query { depth, name, rtype, outcome } => {
@@ -92,7 +92,7 @@ fn trace_line(out: &mut String, event: &TraceEvent, entered: &mut Vec<&'static s
             // the domain's own record, and what it includes, spent: the term
             // that led here is counted in the record that holds it.
             let own = match entered.pop() {
-                Some("include" | "redirect") => dns_lookups_spent.saturating_sub(1),
+                Some(Via::Include | Via::Redirect) => dns_lookups_spent.saturating_sub(1),
                 _ => *dns_lookups_spent,
             };
             writeln!(

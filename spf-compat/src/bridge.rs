@@ -71,20 +71,16 @@ pub(crate) struct Outcome {
 pub(crate) fn check(input: &CheckInput<'_>, resolver: *mut SPF_dns_server_t) -> Outcome {
     let default_explanation = MacroString::parse(input.explanation, MacroContext::Explanation)
         .unwrap_or_else(|_| spf_core::eval::default_explanation());
-    let options = CheckOptions {
-        limits: Limits {
-            dns_terms: input.max_dns_mech,
-            mx_names: input.max_dns_mx,
-            ptr_names: input.max_dns_ptr,
-            ..Limits::default()
-        },
-        receiver: input.receiver.map(str::to_string),
-        default_explanation: default_explanation.clone(),
-        trace: false,
-        timestamp: None,
-        speculation: Speculation::OFF,
-        deadline: Some(CHECK_DEADLINE),
-    };
+    let mut limits = Limits::default().with_dns_terms(input.max_dns_mech);
+    limits.mx_names = input.max_dns_mx;
+    limits.ptr_names = input.max_dns_ptr;
+    let mut options = CheckOptions::default()
+        .with_limits(limits)
+        .with_default_explanation(default_explanation.clone())
+        .with_trace(false)
+        .with_speculation(Speculation::OFF)
+        .with_deadline(Some(CHECK_DEADLINE));
+    options.receiver = input.receiver.map(str::to_string);
     let lookup = StackLookup {
         top: resolver,
         deadline: Instant::now() + CHECK_DEADLINE,

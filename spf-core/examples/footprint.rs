@@ -81,10 +81,11 @@ fn measure_kind(kind: &str) {
     let Some(&(name, text)) = KINDS.iter().find(|(k, _)| *k == kind) else { return };
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let n = 200_000u64;
-    let cache = Cache::new(CacheConfig {
-        max_entries: n as usize,
-        max_bytes: usize::MAX / 2,
-        ..CacheConfig::default()
+    let cache = Cache::new({
+        let mut cache = CacheConfig::default();
+        cache.max_entries = n as usize;
+        cache.max_bytes = usize::MAX / 2;
+        cache
     });
     let upstream = Synthetic(name, text);
     let before = resident_bytes();
@@ -141,9 +142,18 @@ fn main() {
 
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo.zone");
     for (label, trace) in [("trace on", true), ("trace off", false)] {
-        let options = CheckOptions { trace, ..CheckOptions::default() };
+        let options = {
+            let mut options = CheckOptions::default();
+            options.trace = trace;
+            options
+        };
         let zone = Arc::new(Zone::from_master_file(demo).expect("demo zone"));
-        let config = CheckerConfig { dns: DnsSource::Zone(zone), options, ..Default::default() };
+        let config = {
+            let mut config = CheckerConfig::default();
+            config.dns = DnsSource::Zone(zone);
+            config.options = options;
+            config
+        };
         let checker = Checker::new(config).expect("checker");
         for (case, ip, sender) in [
             ("direct ip4 match", "192.0.2.10", "alice@pass.demo.example"),

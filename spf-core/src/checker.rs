@@ -4,35 +4,34 @@
 
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use crate::Error;
 use crate::dns::{
-    Cache, CacheConfig, CacheStats, CachedLookup, Lookup, LookupResult, QueryBudget, RecordType, Resolver,
-    ResolverSettings, Zone,
+    Backend, Cache, CacheConfig, CacheStats, CachedLookup, DnsSource, Overlay, ResolverSettings, Zone,
 };
-use crate::eval::{CheckOptions, Deadline, Evaluation, Evaluator, Identity, Speculation};
+use crate::eval::{CheckOptions, Deadline, Evaluation, Evaluator, Speculation};
+use crate::input::CheckRequest;
+use crate::lint::{LintOptions, LintReport, LintRequest, Linter};
+use crate::runtime::CheckerRuntime;
 
-/// Where a checker's DNS answers come from.
+/// How to build a [`Checker`]. Start from [`CheckerConfig::default`] (the
+/// defaults every front end shares) and change what you need:
+///
+/// ```
+/// use std::sync::Arc;
+/// use spf_core::{CheckerConfig, dns::Zone};
+///
+/// let zone = Zone::from_master_str("example.com. 300 IN TXT \"v=spf1 -all\"\n", "<doc>")?;
+/// let mut config = CheckerConfig::default().with_zone(Arc::new(zone));
+/// config.options.receiver = Some("mx.example.net".into());
+/// # Ok::<(), spf_core::Error>(())
+/// ```
 #[derive(Clone, Debug)]
-pub enum DnsSource {
-    /// Real DNS through hickory-resolver.
-    Resolver(ResolverSettings),
-    /// An in-memory zone (offline: names not in it do not exist).
-    Zone(Arc<Zone>),
-}
-
-impl Default for DnsSource {
-    fn default() -> Self {
-        DnsSource::Resolver(ResolverSettings::default())
-    }
-}
-
-/// How to build a [`Checker`].
-#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CheckerConfig {
     /// Where answers come from. Default: the system's resolvers.
     pub dns: DnsSource,
@@ -43,8 +42,8 @@ pub struct CheckerConfig {
     pub shared_cache: Option<Arc<Cache>>,
     /// Limits, receiver name, explanation, tracing, the per-check deadline.
     pub options: CheckOptions,
-    /// Threads of the checker's runtime, which drive DNS I/O for blocking
-    /// checks. Default 2.
+    /// Threads of the checker's runtime, which drive DNS I/O and timers.
+    /// Default 2.
     pub worker_threads: usize,
 }
 
@@ -60,61 +59,49 @@ impl Default for CheckerConfig {
     }
 }
 
-/// The DNS behind a checker's cache.
-#[derive(Debug)]
-pub enum Backend {
-    /// hickory-resolver.
-    Resolver(Box<Resolver>),
-    /// An in-memory zone.
-    Zone(Arc<Zone>),
-}
-
-impl Lookup for Backend {
-    async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
-        match self {
-            Backend::Resolver(r) => r.lookup(name, rtype).await,
-            Backend::Zone(z) => z.lookup(name, rtype).await,
-        }
+impl CheckerConfig {
+    /// Answers from an in-memory zone (offline).
+    pub fn with_zone(mut self, zone: Arc<Zone>) -> Self {
+        self.dns = DnsSource::Zone(zone);
+        self
     }
 
-    async fn lookup_charged(&self, name: &str, rtype: RecordType, budget: &QueryBudget) -> LookupResult {
-        match self {
-            Backend::Resolver(r) => r.lookup_charged(name, rtype, budget).await,
-            Backend::Zone(z) => z.lookup_charged(name, rtype, budget).await,
-        }
+    /// Real DNS with these settings.
+    pub fn with_resolver(mut self, settings: ResolverSettings) -> Self {
+        self.dns = DnsSource::Resolver(settings);
+        self
+    }
+
+    /// These evaluation options.
+    pub fn with_options(mut self, options: CheckOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// A cache shared with other checkers.
+    pub fn with_shared_cache(mut self, cache: Arc<Cache>) -> Self {
+        self.shared_cache = Some(cache);
+        self
     }
 }
 
 struct Inner {
     evaluator: Evaluator<CachedLookup<Backend>>,
-    /// `Option` only so that `Drop` can shut it down without blocking.
-    runtime: Option<Runtime>,
+    /// Declared last: dropped after the evaluator, whose speculative lookups
+    /// run on it.
+    runtime: CheckerRuntime,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside async code; the
-        // last clone of a checker may well be dropped there.
-        if let Some(runtime) = self.runtime.take() {
-            if Handle::try_current().is_ok() {
-                runtime.shutdown_background();
-            } else {
-                // Outside async code, wait (briefly) for the worker threads
-                // to finish, so nothing of the checker outlives it.
-                runtime.shutdown_timeout(Duration::from_secs(2));
-            }
-        }
-    }
-}
-
-/// Checks SPF. See the module documentation.
+/// Checks SPF: holds the resolver, the shared cache, the limits and the
+/// runtime that drives DNS. Create one per process and share it (it is
+/// cheap to clone, and clones share everything).
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spf_core::{Checker, CheckerConfig, DnsSource, SpfResult, dns::Zone};
+/// use spf_core::{Checker, CheckerConfig, SpfResult, dns::Zone};
 ///
 /// let zone = Zone::from_master_str("example.com. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n", "<doc>")?;
-/// let checker = Checker::new(CheckerConfig { dns: DnsSource::Zone(Arc::new(zone)), ..Default::default() })?;
+/// let checker = Checker::new(CheckerConfig::default().with_zone(Arc::new(zone)))?;
 /// let eval = checker.check_blocking("192.0.2.7".parse()?, "alice@example.com", "mail.example.com");
 /// assert_eq!(eval.result, SpfResult::Pass);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -136,30 +123,19 @@ impl std::fmt::Debug for Checker {
 impl Checker {
     /// Builds a checker: starts its runtime, sets up the resolver and cache.
     pub fn new(config: CheckerConfig) -> Result<Checker, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.worker_threads.max(1))
-            .thread_name("fastspf-dns")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Runtime(Arc::new(e)))?;
-        let backend = match &config.dns {
-            DnsSource::Resolver(settings) => {
-                let _context = runtime.enter();
-                Backend::Resolver(Box::new(Resolver::new(settings)?))
-            }
-            DnsSource::Zone(zone) => Backend::Zone(Arc::clone(zone)),
-        };
+        let runtime = CheckerRuntime::new(config.worker_threads)?;
+        let backend = config.dns.backend()?;
         let cache = config.shared_cache.clone().unwrap_or_else(|| Arc::new(Cache::new(config.cache.clone())));
         // Speculative lookups run on the checker's own runtime, whoever
         // checks; over a zone, whose answers are at hand, they would only
         // fill the cache in the background.
-        let mut options = config.options.clone();
-        if matches!(backend, Backend::Zone(_)) {
+        let mut options = config.options;
+        if backend.zone().is_some() {
             options.speculation = Speculation::OFF;
         }
         let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
         let evaluator = Evaluator::new(lookup, options);
-        Ok(Checker { inner: Arc::new(Inner { evaluator, runtime: Some(runtime) }) })
+        Ok(Checker { inner: Arc::new(Inner { evaluator, runtime }) })
     }
 
     /// The cache (shareable with other checkers through
@@ -173,18 +149,16 @@ impl Checker {
         self.cache().stats()
     }
 
+    /// The checker's DNS through its shared cache, for work of your own
+    /// (an [`Evaluator`] or [`Linter`] over it; local policy) that should
+    /// see the answers checks see and leave its own cached for them.
+    pub fn lookup(&self) -> &(impl crate::dns::Lookup + use<>) {
+        self.inner.evaluator.lookup()
+    }
+
     /// The evaluation options.
     pub fn options(&self) -> &CheckOptions {
         self.inner.evaluator.options()
-    }
-
-    /// A handle to the checker's runtime: where asynchronous checks started
-    /// from synchronous code (the C ABI's callbacks) run.
-    pub fn runtime_handle(&self) -> Handle {
-        match self.inner.runtime.as_ref() {
-            Some(runtime) => runtime.handle().clone(),
-            None => unreachable!("the runtime lives as long as the checker"),
-        }
     }
 
     /// The per-check deadline ([`CheckOptions::deadline`]).
@@ -203,194 +177,69 @@ impl Checker {
     /// checked as `postmaster@<helo>`). For async callers: run it inside a
     /// tokio runtime with I/O and time enabled (`#[tokio::main]` has both).
     pub async fn check(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        let deadline = self.deadline_from_now();
-        let work = self.inner.evaluator.check_mail_from_by(ip, mail_from, helo, deadline);
-        self.within_deadline(work, deadline, || {
-            let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
-            timed_out(Identity::MailFrom, ip, sender, domain, helo)
-        })
-        .await
+        self.check_request(&CheckRequest::mail_from(ip, mail_from, helo)).await
     }
 
     /// Checks the HELO identity. Async, like [`Checker::check`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        let deadline = self.deadline_from_now();
-        let work = self.inner.evaluator.check_helo_by(ip, helo, deadline);
-        self.within_deadline(work, deadline, || {
-            timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
-        })
-        .await
+        self.check_request(&CheckRequest::helo(ip, helo)).await
     }
 
-    /// Runs `work` (an evaluation that watches `deadline` itself, and ends
-    /// in `temperror` with what it did so far) under a backstop timer
-    /// [`DEADLINE_BACKSTOP`] later, in case anything awaits outside the
-    /// evaluation's own watch. A warm check completes on its first poll and
-    /// arms no timer; the deadline counts from before that poll.
-    async fn within_deadline<F>(
-        &self,
-        work: F,
-        deadline: Option<Deadline>,
-        late: impl FnOnce() -> Evaluation,
-    ) -> Evaluation
-    where
-        F: Future<Output = Evaluation>,
-    {
-        let mut work = std::pin::pin!(work);
-        if let std::task::Poll::Ready(eval) =
-            std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await
-        {
-            return eval;
-        }
-        let Some(deadline) = deadline else { return work.await };
-        match tokio::time::timeout_at((deadline.at + DEADLINE_BACKSTOP).into(), work).await {
-            Ok(eval) => eval,
-            Err(_) => late(),
-        }
+    /// Checks `request`. Async, like [`Checker::check`].
+    pub async fn check_request(&self, request: &CheckRequest) -> Evaluation {
+        let deadline = self.deadline_from_now();
+        within_deadline(self.inner.evaluator.run_check(request, deadline), deadline, request).await
     }
 
     /// [`Checker::check`] for callers without an async runtime (the C and
     /// Python layers, milters): blocks the calling thread until the result
-    /// is known, while the checker's own runtime drives the DNS traffic.
+    /// is known, while the checker's own runtime drives the DNS traffic. A
+    /// check answered from the cache completes right here, on the first
+    /// poll.
     ///
     /// It may be called from any thread, also from inside a tokio runtime
     /// and from the checker's own threads (a [`Checker::check_callback`]
-    /// callback): see [`Checker::block_on`] for how it blocks there without
-    /// wedging anything. Async code should still `.await`
-    /// [`Checker::check`].
+    /// callback): it then hands the thread's runtime duties over while it
+    /// waits (or, on a current-thread runtime, waits on a helper thread), so
+    /// nothing can wedge. Async code should still `.await` [`Checker::check`].
     pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        // Pinned where it is built: moving a check's state costs more than a
-        // warm check's work.
-        let deadline = self.deadline_from_now();
-        let work = std::pin::pin!(self.inner.evaluator.check_mail_from_by(ip, mail_from, helo, deadline));
-        self.finish_blocking(work, deadline, || {
-            let (sender, domain) = crate::eval::mail_from_identity(mail_from, helo);
-            timed_out(Identity::MailFrom, ip, sender, domain, helo)
-        })
+        self.check_request_blocking(&CheckRequest::mail_from(ip, mail_from, helo))
     }
 
     /// [`Checker::check_helo`], blocking. See [`Checker::check_blocking`].
     pub fn check_helo_blocking(&self, ip: IpAddr, helo: &str) -> Evaluation {
+        self.check_request_blocking(&CheckRequest::helo(ip, helo))
+    }
+
+    /// [`Checker::check_request`], blocking. See [`Checker::check_blocking`].
+    pub fn check_request_blocking(&self, request: &CheckRequest) -> Evaluation {
+        // Pinned where it is built, and polled once before the deadline
+        // wrapper exists: a warm check is done then, and moving a check's
+        // state costs more than its work.
         let deadline = self.deadline_from_now();
-        let work = std::pin::pin!(self.inner.evaluator.check_helo_by(ip, helo, deadline));
-        self.finish_blocking(work, deadline, || {
-            timed_out(Identity::Helo, ip, format!("postmaster@{helo}"), helo.to_string(), helo)
-        })
-    }
-
-    /// Polls a check once on this thread (a warm check is then done); if it
-    /// has to wait for DNS, blocks on it under the per-check deadline.
-    /// [`Checker::block_on`] would poll once too, but only after the
-    /// deadline wrapper's future is built: polling here first is 8 % faster
-    /// on a warm direct match (criterion, `warm_check/direct_ip4_match`).
-    fn finish_blocking<F>(
-        &self,
-        mut work: std::pin::Pin<&mut F>,
-        deadline: Option<Deadline>,
-        late: impl FnOnce() -> Evaluation + Send,
-    ) -> Evaluation
-    where
-        F: Future<Output = Evaluation> + Send,
-    {
-        if Handle::try_current().is_err() {
-            let runtime = self
-                .inner
-                .runtime
-                .as_ref()
-                .unwrap_or_else(|| unreachable!("the runtime lives as long as the checker"));
-            let first = {
-                let _context = runtime.enter();
-                work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-            };
-            if let std::task::Poll::Ready(eval) = first {
-                return eval;
-            }
-        }
-        self.block_on(self.within_deadline(work, deadline, late))
-    }
-
-    /// Polls `work` once on the calling thread, inside the checker's
-    /// runtime context: `Ok` with its output when it completed without
-    /// waiting (a warm check), or `Err` with the future, to be finished with
-    /// [`Checker::block_on`] (e.g. after releasing a lock such as Python's GIL).
-    pub fn poll_once<F: Future + Unpin>(&self, mut work: F) -> Result<F::Output, F> {
-        let runtime = self
-            .inner
-            .runtime
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("the runtime lives as long as the checker"));
-        let _context = runtime.enter();
-        match std::pin::Pin::new(&mut work)
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        let mut work = std::pin::pin!(self.inner.evaluator.run_check(request, deadline));
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Poll::Ready(eval) = self.inner.runtime.poll_now(work.as_mut())
         {
-            std::task::Poll::Ready(output) => Ok(output),
-            std::task::Poll::Pending => Err(work),
+            return eval;
         }
+        self.inner.runtime.block_on(within_deadline(work, deadline, request))
     }
 
-    /// Lints through the checker's DNS and shared cache (see
-    /// [`crate::lint`]): what a domain's record gets wrong and what it
-    /// authorizes, with the answers the checks themselves use (and leave
-    /// cached for them). Async, like [`Checker::check`].
-    pub async fn lint(
-        &self,
-        request: &crate::lint::LintRequest,
-        options: &crate::lint::LintOptions,
-    ) -> crate::lint::LintReport {
-        crate::lint::Linter::new(self.inner.evaluator.lookup(), options.clone()).lint(request).await
-    }
-
-    /// [`Checker::lint`], blocking; see [`Checker::check_blocking`].
-    pub fn lint_blocking(
-        &self,
-        request: &crate::lint::LintRequest,
-        options: &crate::lint::LintOptions,
-    ) -> crate::lint::LintReport {
-        self.block_on(self.lint(request, options))
-    }
-
-    /// Runs a future on the checker's runtime from synchronous code, from
-    /// any thread:
-    ///
-    /// - outside any tokio runtime: polls it once right here (a warm check
-    ///   is then done) and otherwise blocks on the checker's runtime;
-    /// - on a thread of a multi-thread runtime (the checker's own included:
-    ///   a callback of [`Checker::check_callback`], a task of the caller's):
-    ///   hands that thread's runtime duties to another thread while it
-    ///   blocks ([`tokio::task::block_in_place`]), so no thread that drives
-    ///   DNS I/O or timers is stuck behind it and nothing can wedge;
-    /// - on a current-thread runtime, which cannot hand its duties over:
-    ///   blocks on a short-lived helper thread instead.
-    pub fn block_on<F>(&self, work: F) -> F::Output
-    where
-        F: Future + Send,
-        F::Output: Send,
-    {
-        let Some(runtime) = self.inner.runtime.as_ref() else {
-            unreachable!("the runtime lives as long as the checker")
-        };
-        match Handle::try_current() {
-            Err(_) => {
-                // A warm check needs no I/O: poll it once right here (with
-                // the runtime's context, for timers and sockets it may
-                // create) and skip the parking machinery when it is done.
-                let mut work = std::pin::pin!(work);
-                let first = {
-                    let _context = runtime.enter();
-                    work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-                };
-                match first {
-                    std::task::Poll::Ready(output) => output,
-                    std::task::Poll::Pending => runtime.block_on(work),
-                }
-            }
-            Ok(current) if matches!(current.runtime_flavor(), RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(|| runtime.block_on(work))
-            }
-            Ok(_) => std::thread::scope(|scope| match scope.spawn(|| runtime.block_on(work)).join() {
-                Ok(output) => output,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }),
+    /// Starts a check on the calling thread and runs it as far as it goes
+    /// without waiting: `Ok` with the evaluation when it is done (a check
+    /// answered from the cache), `Err` with the check when it must wait for
+    /// DNS. For callers that wait in slices: to look at signals between
+    /// them, or to release a lock (such as Python's GIL) only while waiting.
+    pub fn start(&self, request: CheckRequest) -> Result<Evaluation, WaitingCheck<'_>> {
+        let deadline = self.deadline_from_now();
+        let evaluator = &self.inner.evaluator;
+        let mut work: Pin<Box<dyn Future<Output = Evaluation> + Send + '_>> = Box::pin(async move {
+            within_deadline(evaluator.run_check(&request, deadline), deadline, &request).await
+        });
+        match self.inner.runtime.poll_now(work.as_mut()) {
+            Poll::Ready(eval) => Ok(eval),
+            Poll::Pending => Err(WaitingCheck { runtime: &self.inner.runtime, work }),
         }
     }
 
@@ -403,45 +252,117 @@ impl Checker {
     /// dropped are abandoned and their `done` is not called.
     ///
     /// The returned handle cancels the check ([`PendingCheck::cancel`]).
-    pub fn check_callback<F>(&self, ip: IpAddr, mail_from: String, helo: String, done: F) -> PendingCheck
+    pub fn check_callback<F>(&self, ip: IpAddr, mail_from: &str, helo: &str, done: F) -> PendingCheck
     where
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
     {
-        let checker = self.clone();
-        self.spawn_with_callback(async move { checker.check(ip, &mail_from, &helo).await }, done)
+        self.request_callback(CheckRequest::mail_from(ip, mail_from, helo), done)
     }
 
     /// [`Checker::check_callback`] for the HELO identity.
-    pub fn check_helo_callback<F>(&self, ip: IpAddr, helo: String, done: F) -> PendingCheck
+    pub fn check_helo_callback<F>(&self, ip: IpAddr, helo: &str, done: F) -> PendingCheck
+    where
+        F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
+    {
+        self.request_callback(CheckRequest::helo(ip, helo), done)
+    }
+
+    /// [`Checker::check_callback`] for any request.
+    pub fn request_callback<F>(&self, request: CheckRequest, done: F) -> PendingCheck
     where
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
     {
         let checker = self.clone();
-        self.spawn_with_callback(async move { checker.check_helo(ip, &helo).await }, done)
+        let work = async move { checker.check_request(&request).await };
+        let task = self
+            .inner
+            .runtime
+            .spawn_with_callback(work, move |outcome| done(outcome.map_err(|_| CheckPanicked)));
+        PendingCheck { task }
     }
 
-    fn spawn_with_callback<W, F>(&self, work: W, done: F) -> PendingCheck
-    where
-        W: Future<Output = Evaluation> + Send + 'static,
-        F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
-    {
-        let Some(runtime) = self.inner.runtime.as_ref() else {
-            unreachable!("the runtime lives as long as the checker")
-        };
-        let handle = runtime.handle().clone();
-        // The check runs as a task of its own, so that a panic in it is
-        // caught by the runtime and reported to `done`.
-        let task = handle.spawn(work);
-        let pending = PendingCheck { task: task.abort_handle() };
-        runtime.spawn(async move {
-            let result = match task.await {
-                Ok(eval) => Ok(eval),
-                Err(error) if error.is_cancelled() => return,
-                Err(_) => Err(CheckPanicked),
-            };
-            drop(handle.spawn_blocking(move || done(result)));
-        });
-        pending
+    /// Evaluates a draft record as if `domain` published it (the rest of
+    /// DNS as usual, through the checker's cache): try a change before
+    /// making it. Otherwise as [`Checker::check_request`].
+    pub async fn check_draft(&self, draft: &str, domain: &str, request: &CheckRequest) -> Evaluation {
+        let overlay = Overlay::new(self.inner.evaluator.lookup(), domain, draft);
+        let evaluator = Evaluator::new(overlay, self.options().clone());
+        let deadline = self.deadline_from_now();
+        within_deadline(evaluator.run_check(request, deadline), deadline, request).await
+    }
+
+    /// [`Checker::check_draft`], blocking; see [`Checker::check_blocking`].
+    pub fn check_draft_blocking(&self, draft: &str, domain: &str, request: &CheckRequest) -> Evaluation {
+        self.inner.runtime.block_on(self.check_draft(draft, domain, request))
+    }
+
+    /// Lints through the checker's DNS and shared cache (see
+    /// [`crate::lint`]): what a domain's record gets wrong and what it
+    /// authorizes, with the answers the checks themselves use (and leave
+    /// cached for them). Over a zone, whether the domain publishes an
+    /// obsolete SPF (type 99) record is read from its master files. Async,
+    /// like [`Checker::check`].
+    pub async fn lint(&self, request: &LintRequest, options: &LintOptions) -> LintReport {
+        let lookup = self.inner.evaluator.lookup();
+        let mut request = request.clone();
+        if request.spf_rr_published.is_none()
+            && let Some(zone) = lookup.upstream().zone()
+            && let Some(domain) = request.domain_name()
+        {
+            request.spf_rr_published = Some(zone.spf_rr_names().contains(&domain));
+        }
+        Linter::new(lookup, options.clone()).lint(&request).await
+    }
+
+    /// [`Checker::lint`], blocking; see [`Checker::check_blocking`].
+    pub fn lint_blocking(&self, request: &LintRequest, options: &LintOptions) -> LintReport {
+        self.inner.runtime.block_on(self.lint(request, options))
+    }
+}
+
+/// Runs `work` (an evaluation that watches `deadline` itself, and ends in
+/// `temperror` with what it did so far) under a backstop timer
+/// [`DEADLINE_BACKSTOP`] later, in case anything awaits outside the
+/// evaluation's own watch. A warm check completes on its first poll and
+/// arms no timer; the deadline counts from before that poll.
+async fn within_deadline<F>(work: F, deadline: Option<Deadline>, request: &CheckRequest) -> Evaluation
+where
+    F: Future<Output = Evaluation>,
+{
+    let mut work = std::pin::pin!(work);
+    if let Poll::Ready(eval) = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        return eval;
+    }
+    let Some(deadline) = deadline else { return work.await };
+    match tokio::time::timeout_at((deadline.at + DEADLINE_BACKSTOP).into(), work).await {
+        Ok(eval) => eval,
+        Err(_) => Evaluation::deadline_exceeded(request),
+    }
+}
+
+/// A check that must wait for DNS, from [`Checker::start`]. Dropping it
+/// cancels the check.
+pub struct WaitingCheck<'c> {
+    runtime: &'c CheckerRuntime,
+    work: Pin<Box<dyn Future<Output = Evaluation> + Send + 'c>>,
+}
+
+impl std::fmt::Debug for WaitingCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitingCheck").finish_non_exhaustive()
+    }
+}
+
+impl WaitingCheck<'_> {
+    /// Blocks at most `at_most` for the evaluation: `None` if the check is
+    /// still waiting then (call again, or drop it to cancel).
+    pub fn wait(&mut self, at_most: Duration) -> Option<Evaluation> {
+        self.runtime.wait_for(&mut self.work, at_most)
+    }
+
+    /// Blocks until the evaluation is known (at most the check's deadline).
+    pub fn finish(self) -> Evaluation {
+        self.runtime.block_on(self.work)
     }
 }
 
@@ -470,8 +391,3 @@ pub struct CheckPanicked;
 /// evaluation has not ended itself (it watches the deadline before every
 /// lookup and abandons a lookup still waiting then, so this is a backstop).
 pub const DEADLINE_BACKSTOP: Duration = Duration::from_millis(50);
-
-/// The evaluation of a check that ran past its deadline.
-fn timed_out(identity: Identity, ip: IpAddr, sender: String, domain: String, helo: &str) -> Evaluation {
-    Evaluation::deadline_exceeded(identity, ip, sender, domain, helo)
-}

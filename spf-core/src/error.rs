@@ -1,6 +1,5 @@
 //! Errors for caller misuse and setup; SPF outcomes are values, not errors.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Errors from misuse (an IP that is not an IP) or setup (a zone file that
@@ -42,22 +41,4 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-}
-
-/// Parses a client IP address as given by a caller. IPv4-mapped IPv6
-/// addresses are returned as IPv4 (RFC 7208 §5: they "MUST be treated as IPv4").
-pub fn parse_ip(text: &str) -> Result<IpAddr, Error> {
-    let ip: IpAddr = text.trim().parse().map_err(|_| Error::InvalidIp(text.to_string()))?;
-    Ok(normalize_ip(ip))
-}
-
-/// Returns IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) as IPv4.
-pub fn normalize_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        v4 => v4,
-    }
 }

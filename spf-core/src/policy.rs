@@ -55,8 +55,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::dns::Lookup;
+use crate::dns::Overlay;
 use crate::eval::{CheckOptions, Evaluation, Evaluator, Identity, Matched, Reason, SpfResult};
-use crate::lint::{Family, IpSet, LintOptions, LintRequest, Linter, Overlay};
+use crate::lint::{Family, IpSet, LintOptions, LintRequest, Linter};
 
 /// Most domains in each of the lists checked by lookups (`allow_spf_domains`,
 /// `allow_ptr_domains`, `allow_helo`, `trusted_forwarders`): every listed

@@ -50,7 +50,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn stays_within_its_byte_bound_under_churn() {
-    let config = CacheConfig { max_bytes: 256 * 1024, max_entries: 1_000_000, ..CacheConfig::default() };
+    let config = {
+        let mut cache = CacheConfig::default();
+        cache.max_bytes = 256 * 1024;
+        cache.max_entries = 1_000_000;
+        cache
+    };
     let cache = Cache::new(config.clone());
     let upstream = Synthetic::new(400);
     let rt = runtime();
@@ -67,7 +72,11 @@ fn stays_within_its_byte_bound_under_churn() {
 
 #[test]
 fn stays_within_its_entry_bound() {
-    let cache = Cache::new(CacheConfig { max_entries: 500, ..CacheConfig::default() });
+    let cache = Cache::new({
+        let mut cache = CacheConfig::default();
+        cache.max_entries = 500;
+        cache
+    });
     let upstream = Synthetic::new(20);
     let rt = runtime();
     for i in 0..5_000 {
@@ -84,10 +93,11 @@ fn stays_within_its_entry_bound() {
 #[test]
 fn ttls_are_clamped() {
     let clock = Arc::new(ManualClock::new());
-    let config = CacheConfig {
-        min_ttl: Duration::from_secs(60),
-        max_ttl: Duration::from_secs(600),
-        ..CacheConfig::default()
+    let config = {
+        let mut cache = CacheConfig::default();
+        cache.min_ttl = Duration::from_secs(60);
+        cache.max_ttl = Duration::from_secs(600);
+        cache
     };
     let cache = Cache::with_clock(config, clock.clone());
     let rt = runtime();
@@ -110,8 +120,14 @@ fn temporary_failures_are_kept_briefly_or_not_at_all() {
     let rt = runtime();
     for (keep, expected_queries) in [(Duration::ZERO, 2), (Duration::from_secs(2), 1)] {
         let clock = Arc::new(ManualClock::new());
-        let cache =
-            Cache::with_clock(CacheConfig { temp_error_ttl: keep, ..CacheConfig::default() }, clock.clone());
+        let cache = Cache::with_clock(
+            {
+                let mut cache = CacheConfig::default();
+                cache.temp_error_ttl = keep;
+                cache
+            },
+            clock.clone(),
+        );
         let mut failing = Synthetic::new(20);
         failing.outcome = |_| Some(LookupError::Temporary(TempFailure::Timeout));
         for _ in 0..2 {

@@ -264,7 +264,7 @@ fn run_case(case: &Case, zonedata: &Value, mode: Mode) -> Result<(), Failed> {
     let zone = build_zone(zonedata)?;
     let default_explanation =
         MacroString::parse(b"DEFAULT", MacroContext::Explanation).map_err(|e| e.to_string())?;
-    let options = CheckOptions { default_explanation, ..CheckOptions::default() };
+    let options = CheckOptions::default().with_default_explanation(default_explanation);
     let ip = spf_core::parse_ip(&case.host).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
     let eval = match mode {
@@ -278,7 +278,7 @@ fn run_case(case: &Case, zonedata: &Value, mode: Mode) -> Result<(), Failed> {
                 let cache = Arc::new(Cache::new(CacheConfig::default()));
                 let lookup = CachedLookup::new(Arc::clone(&zone), cache);
                 // The same %{t} for both runs.
-                let options = CheckOptions { speculation, timestamp: Some(0), ..options.clone() };
+                let options = options.clone().with_speculation(speculation).with_timestamp(0);
                 let evaluator = Evaluator::new(lookup, options);
                 let eval = runtime.block_on(evaluator.check_mail_from(ip, &case.mailfrom, &case.helo));
                 (eval, evaluator.lookup().cache().stats())

@@ -6,24 +6,15 @@ use spf_core::headers::{
     FOLD_WIDTH, MAX_LINE_OCTETS, MAX_PROBLEM_OCTETS, MAX_VALUE_OCTETS, authentication_results,
     authentication_results_spf, received_spf,
 };
-use spf_core::{CheckOptions, Evaluation, Evaluator, Identity, Reason, SpfResult};
+use spf_core::{CheckOptions, CheckRequest, Evaluation, Evaluator, Identity, Reason, SpfResult};
 
 fn eval(result: SpfResult, identity: Identity, sender: &str, helo: &str) -> Evaluation {
-    Evaluation {
-        result,
-        identity,
-        ip: "192.0.2.1".parse().expect("ip"),
-        sender: sender.to_string(),
-        helo: Some(helo.to_string()),
-        domain: sender.rsplit('@').next().unwrap_or_default().into(),
-        explanation: None,
-        matched: None,
-        reason: None,
-        dns_lookups: 0,
-        void_lookups: 0,
-        dns_queries: 0,
-        trace: Vec::new(),
-    }
+    let ip = "192.0.2.1".parse().expect("ip");
+    let domain = sender.rsplit('@').next().unwrap_or_default();
+    let mut eval = Evaluation::new(&CheckRequest::check_host(identity, ip, domain, sender, helo), result);
+    // Kept as given, however hostile, to test the escaping.
+    eval.sender = sender.to_string();
+    eval
 }
 
 #[test]

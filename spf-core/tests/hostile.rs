@@ -239,9 +239,14 @@ fn void_lookups_are_counted_per_term_by_default() {
     assert_eq!(per_term.result, SpfResult::Fail);
     assert_eq!(per_term.void_lookups, 0);
 
-    let strict = CheckOptions {
-        limits: Limits { void_counting: VoidCounting::PerLookup, ..Limits::default() },
-        ..CheckOptions::default()
+    let strict = {
+        let mut options = CheckOptions::default();
+        options.limits = {
+            let mut limits = Limits::default();
+            limits.void_counting = VoidCounting::PerLookup;
+            limits
+        };
+        options
     };
     let per_lookup = run(&zone, strict, "2001:db8::25", "x@v4mx.example");
     assert_eq!(per_lookup.result, SpfResult::PermError);

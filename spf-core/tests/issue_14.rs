@@ -183,14 +183,17 @@ fn resolver_config(
     attempts: usize,
 ) -> spf_core::CheckerConfig {
     use spf_core::dns::{ResolverSettings, parse_nameserver};
-    let settings = ResolverSettings {
-        nameservers: vec![parse_nameserver(&server.nameserver()).expect("server address")],
-        timeout: std::time::Duration::from_millis(timeout_ms),
-        attempts,
+    let settings = {
+        let mut settings = ResolverSettings::default();
+        settings.nameservers = vec![parse_nameserver(&server.nameserver()).expect("server address")];
+        settings.timeout = std::time::Duration::from_millis(timeout_ms);
+        settings.attempts = attempts;
+        settings
     };
-    spf_core::CheckerConfig {
-        dns: spf_core::DnsSource::Resolver(settings),
-        ..spf_core::CheckerConfig::default()
+    {
+        let mut config = spf_core::CheckerConfig::default();
+        config.dns = spf_core::DnsSource::Resolver(settings);
+        config
     }
 }
 
@@ -348,8 +351,11 @@ fn item2_the_deadline_holds_for_work_that_never_waits() {
         zone.add_a(&format!("h{i}.busy.test"), std::net::Ipv4Addr::new(198, 51, 100, i));
     }
     let busy = Busy { zone, busy: std::time::Duration::from_millis(200) };
-    let options =
-        CheckOptions { deadline: Some(std::time::Duration::from_millis(500)), ..CheckOptions::default() };
+    let options = {
+        let mut options = CheckOptions::default();
+        options.deadline = Some(std::time::Duration::from_millis(500));
+        options
+    };
     let evaluator = Evaluator::new(&busy, options);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
     let eval =
@@ -370,12 +376,14 @@ fn item6_a_check_at_its_deadline_reports_what_it_did() {
         "slow.test. 300 IN TXT \"v=spf1 +all\"\n",
     ));
     server.delay("slow.test", std::time::Duration::from_secs(30));
-    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
-        options: CheckOptions {
-            deadline: Some(std::time::Duration::from_secs(2)),
-            ..CheckOptions::default()
-        },
-        ..resolver_config(&server, 10_000, 1)
+    let checker = spf_core::Checker::new({
+        let mut config = resolver_config(&server, 10_000, 1);
+        config.options = {
+            let mut options = CheckOptions::default();
+            options.deadline = Some(std::time::Duration::from_secs(2));
+            options
+        };
+        config
     })
     .expect("checker");
     let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@partial.test", "h.test");
@@ -403,27 +411,23 @@ fn item4_blocking_checks_inside_callbacks_never_wedge_the_checker() {
     for i in 0..8 {
         server.delay(&format!("s{i}.slow.test"), std::time::Duration::from_millis(200));
     }
-    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
-        worker_threads: 2,
-        ..resolver_config(&server, 5_000, 1)
+    let checker = spf_core::Checker::new({
+        let mut config = resolver_config(&server, 5_000, 1);
+        config.worker_threads = 2;
+        config
     })
     .expect("checker");
     let (sender, results) = std::sync::mpsc::channel();
     for i in 0..8 {
         let inner = checker.clone();
         let sender = sender.clone();
-        checker.check_callback(
-            "192.0.2.1".parse().expect("ip"),
-            "a@outer.test".into(),
-            "h".into(),
-            move |outer| {
-                let outer = outer.expect("no panic").result;
-                // Blocks this callback thread on a check that waits for DNS.
-                let eval =
-                    inner.check_blocking("192.0.2.1".parse().expect("ip"), &format!("a@s{i}.slow.test"), "h");
-                let _ = sender.send((outer, eval.result));
-            },
-        );
+        checker.check_callback("192.0.2.1".parse().expect("ip"), "a@outer.test", "h", move |outer| {
+            let outer = outer.expect("no panic").result;
+            // Blocks this callback thread on a check that waits for DNS.
+            let eval =
+                inner.check_blocking("192.0.2.1".parse().expect("ip"), &format!("a@s{i}.slow.test"), "h");
+            let _ = sender.send((outer, eval.result));
+        });
     }
     // Meanwhile the calling thread checks too.
     let eval = checker.check_blocking("192.0.2.1".parse().expect("ip"), "a@s0.slow.test", "h");

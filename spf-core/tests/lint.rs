@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use spf_core::dns::Zone;
+use spf_core::dns::{Overlay, Zone};
 use spf_core::lint::{
     self, Authorized, CheckRole, Family, IpSet, LintOptions, LintReport, LintRequest, Linter,
-    MAX_LISTED_CIDRS, Overlay, Severity,
+    MAX_LISTED_CIDRS, Severity,
 };
-use spf_core::{CheckOptions, DnsSource, Evaluator, Limits, SpfResult};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluator, Limits, SpfResult};
 
 /// The zone-file cases, shared by the tests that read answers only: a test
 /// that counts queries builds its own with [`new_cases_zone`].
@@ -30,7 +30,8 @@ fn new_cases_zone() -> Zone {
 }
 
 fn run(zone: Arc<Zone>, request: LintRequest, options: LintOptions) -> LintReport {
-    lint::lint_blocking(&DnsSource::Zone(zone), &request, &options).expect("lint runs")
+    let checker = Checker::new(CheckerConfig::default().with_zone(zone)).expect("checker");
+    checker.lint_blocking(&request, &options)
 }
 
 fn lint_domain(domain: &str) -> LintReport {
@@ -246,7 +247,11 @@ fn txt_string_too_long() {
 
 #[test]
 fn analysis_truncated_when_the_record_budget_runs_out() {
-    let options = LintOptions { max_records: 2, ..LintOptions::default() };
+    let options = {
+        let mut lint = LintOptions::default();
+        lint.max_records = 2;
+        lint
+    };
     let report = run(cases_zone(), LintRequest::domain("analysis-truncated.lint.example"), options);
     assert!(!report.complete);
     assert!(codes(&report).contains(&"analysis-truncated"), "{:#?}", report.diagnostics);
@@ -257,7 +262,11 @@ fn analysis_truncated_when_the_record_budget_runs_out() {
     assert_eq!(full.authorizes(ip("192.0.2.3")), Authorized::Yes);
     assert_eq!(full.tree.iter().map(|t| t.depth).collect::<Vec<_>>(), [0, 1, 2, 3]);
 
-    let queries = LintOptions { max_queries: 3, ..LintOptions::default() };
+    let queries = {
+        let mut lint = LintOptions::default();
+        lint.max_queries = 3;
+        lint
+    };
     let report = run(cases_zone(), LintRequest::domain("clean.lint.example"), queries);
     assert!(!report.complete && report.dns_queries <= 3);
     assert!(codes(&report).contains(&"analysis-truncated"));
@@ -337,7 +346,7 @@ fn an_include_chain_adds_its_ranges() {
     assert_eq!(report.authorized.ipv6.cidrs, ["2001:db8:1::/48"]);
     assert_eq!(report.authorized.ipv6.count.get(), Some(1 << 80));
     assert_eq!(report.dns_lookup_terms, 2);
-    let tree: Vec<(&str, &str)> = report.tree.iter().map(|t| (t.via, t.domain.as_str())).collect();
+    let tree: Vec<(&str, &str)> = report.tree.iter().map(|t| (t.via.as_str(), t.domain.as_str())).collect();
     assert_eq!(tree, [("check", "x.example"), ("include", "inc.example"), ("include", "inc2.example")]);
 }
 
@@ -568,14 +577,29 @@ fn counts_in_messages_agree_with_their_nouns() {
         "host.example. A 192.0.2.1\n",
         "v.example. TXT \"v=spf1 a:gone.example -all\"\n",
     );
-    let zero = Limits { dns_terms: 0, void_lookups: 0, mx_names: 0, ..Limits::default() };
-    let options = LintOptions { limits: zero, ..LintOptions::default() };
+    let zero = {
+        let mut limits = Limits::default();
+        limits.dns_terms = 0;
+        limits.void_lookups = 0;
+        limits.mx_names = 0;
+        limits
+    };
+    let options = {
+        let mut lint = LintOptions::default();
+        lint.limits = zero;
+        lint
+    };
     let mx = lint_text_with(zone, LintRequest::domain("m.example"), options.clone());
     assert!(message(&mx, "too-many-lookups").starts_with("1 DNS-querying term across"));
     assert!(message(&mx, "mx-too-many-names").contains("mx1.example has 1 MX name;"));
     let void = lint_text_with(zone, LintRequest::domain("v.example"), options);
     assert!(message(&void, "too-many-void-lookups").starts_with("1 void lookup;"));
-    let budget = LintOptions { max_queries: 1, max_records: 1, ..LintOptions::default() };
+    let budget = {
+        let mut lint = LintOptions::default();
+        lint.max_queries = 1;
+        lint.max_records = 1;
+        lint
+    };
     let truncated = lint_text_with(zone, LintRequest::domain("m.example"), budget);
     assert!(message(&truncated, "analysis-truncated").contains("(at most 1 query, 1 record)"));
 }
@@ -661,7 +685,11 @@ fn hostile_ip6_alternation_lint_is_bounded() {
 fn hostile_ip6_alternation_lint_stops_at_its_deadline() {
     let (zone, _) = hostile_ip6_world(HOSTILE_INCLUDES, 63_000);
     let zone = Arc::new(zone);
-    let options = LintOptions { deadline: Some(Duration::ZERO), ..LintOptions::default() };
+    let options = {
+        let mut lint = LintOptions::default();
+        lint.deadline = Some(Duration::ZERO);
+        lint
+    };
     let report = run(Arc::clone(&zone), LintRequest::domain("hostile.example"), options);
     assert!(!report.complete);
     assert!(codes(&report).contains(&"analysis-truncated"), "{:#?}", report.diagnostics);
@@ -676,7 +704,11 @@ fn hostile_ip6_alternation_lint_stops_at_its_deadline() {
 /// clock panicked).
 #[test]
 fn a_deadline_too_far_to_represent_is_none() {
-    let options = LintOptions { deadline: Some(Duration::MAX), ..LintOptions::default() };
+    let options = {
+        let mut lint = LintOptions::default();
+        lint.deadline = Some(Duration::MAX);
+        lint
+    };
     let report = run(cases_zone(), LintRequest::domain("clean.lint.example"), options);
     assert!(report.complete && report.diagnostics.is_empty(), "{:#?}", report.diagnostics);
 }
@@ -745,10 +777,15 @@ fn the_linter_runs_over_any_lookup() {
 
 #[test]
 fn a_checker_lints_through_its_own_cache() {
-    let checker = spf_core::Checker::new(spf_core::CheckerConfig {
-        dns: DnsSource::Zone(cases_zone()),
-        options: CheckOptions { trace: false, ..CheckOptions::default() },
-        ..spf_core::CheckerConfig::default()
+    let checker = spf_core::Checker::new({
+        let mut config = spf_core::CheckerConfig::default();
+        config.dns = DnsSource::Zone(cases_zone());
+        config.options = {
+            let mut options = CheckOptions::default();
+            options.trace = false;
+            options
+        };
+        config
     })
     .expect("checker");
     let report = checker.lint_blocking(&LintRequest::domain("clean.lint.example"), &LintOptions::default());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use spf_core::dns::cache::ManualClock;
 use spf_core::dns::{Cache, CacheConfig, TempFailure};
 use spf_core::dns::{ResolverSettings, parse_nameserver};
-use spf_core::{Checker, CheckerConfig, DnsSource, Evaluation, Reason, SpfResult};
+use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Reason, SpfResult};
 
 use spf_testdns::TestDns;
 
@@ -26,18 +26,21 @@ mxd.test.            IN MX  10 host.inc.test.
 "#;
 
 fn settings(server: &TestDns, timeout: Duration) -> ResolverSettings {
-    ResolverSettings {
-        nameservers: vec![parse_nameserver(&server.nameserver()).expect("server address")],
-        timeout,
-        attempts: 1,
+    {
+        let mut settings = ResolverSettings::default();
+        settings.nameservers = vec![parse_nameserver(&server.nameserver()).expect("server address")];
+        settings.timeout = timeout;
+        settings.attempts = 1;
+        settings
     }
 }
 
 fn checker_with(server: &TestDns, cache: Arc<Cache>, timeout: Duration) -> Checker {
-    Checker::new(CheckerConfig {
-        dns: DnsSource::Resolver(settings(server, timeout)),
-        shared_cache: Some(cache),
-        ..CheckerConfig::default()
+    Checker::new({
+        let mut config = CheckerConfig::default();
+        config.dns = DnsSource::Resolver(settings(server, timeout));
+        config.shared_cache = Some(cache);
+        config
     })
     .expect("checker")
 }
@@ -221,7 +224,9 @@ fn a_burst_from_a_new_sender_sends_one_query() {
     let server = TestDns::start(ZONE);
     server.delay("pass.test", Duration::from_millis(300));
     let checker = checker(&server);
-    let results = checker.block_on(async {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..500 {
             let checker = checker.clone();
@@ -268,10 +273,15 @@ fn one_check_stays_within_the_rfc_query_budget() {
 fn deadline_bounds_a_check() {
     let server = TestDns::start(ZONE);
     server.delay("slow.test", Duration::from_secs(3));
-    let checker = Checker::new(CheckerConfig {
-        dns: DnsSource::Resolver(settings(&server, Duration::from_secs(5))),
-        options: spf_core::CheckOptions { deadline: Some(Duration::from_millis(300)), ..Default::default() },
-        ..CheckerConfig::default()
+    let checker = Checker::new({
+        let mut config = CheckerConfig::default();
+        config.dns = DnsSource::Resolver(settings(&server, Duration::from_secs(5)));
+        config.options = {
+            let mut options = CheckOptions::default();
+            options.deadline = Some(Duration::from_millis(300));
+            options
+        };
+        config
     })
     .expect("checker");
     let started = Instant::now();

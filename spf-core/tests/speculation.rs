@@ -38,15 +38,23 @@ l2.deep.test. IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 "#;
 
 fn checker(server: &TestDns, speculation: Speculation) -> Checker {
-    Checker::new(CheckerConfig {
-        dns: DnsSource::Resolver(ResolverSettings {
-            nameservers: vec![parse_nameserver(&server.nameserver()).expect("server address")],
-            timeout: Duration::from_secs(5),
-            attempts: 1,
-        }),
-        shared_cache: Some(Arc::new(Cache::new(CacheConfig::default()))),
-        options: CheckOptions { speculation, timestamp: Some(0), ..CheckOptions::default() },
-        ..CheckerConfig::default()
+    Checker::new({
+        let mut config = CheckerConfig::default();
+        config.dns = DnsSource::Resolver({
+            let mut settings = ResolverSettings::default();
+            settings.nameservers = vec![parse_nameserver(&server.nameserver()).expect("server address")];
+            settings.timeout = Duration::from_secs(5);
+            settings.attempts = 1;
+            settings
+        });
+        config.shared_cache = Some(Arc::new(Cache::new(CacheConfig::default())));
+        config.options = {
+            let mut options = CheckOptions::default();
+            options.speculation = speculation;
+            options.timestamp = Some(0);
+            options
+        };
+        config
     })
     .expect("checker")
 }
@@ -177,7 +185,11 @@ fn twenty_includes_start_no_more_than_the_limit() {
 #[test]
 fn the_cap_bounds_what_one_check_starts() {
     let server = TestDns::start(ZONE);
-    let capped = checker(&server, Speculation { max_queries: 1, ..Speculation::default() });
+    let capped = checker(&server, {
+        let mut speculation = Speculation::default();
+        speculation.max_queries = 1;
+        speculation
+    });
     let eval = check(&capped, "192.0.2.7", "x@three.test");
     assert_eq!(eval.result, SpfResult::Pass);
     assert_eq!(capped.cache_stats().speculative_queries, 1);
@@ -207,7 +219,11 @@ fn later_includes_are_followed_only_when_asked_to() {
         // The client passes in the first include, which answers late: by
         // then the second include's record has long arrived.
         server.delay("p.prov.test", Duration::from_millis(200));
-        let speculation = Speculation { later_includes, ..Speculation::default() };
+        let speculation = {
+            let mut speculation = Speculation::default();
+            speculation.later_includes = later_includes;
+            speculation
+        };
         let eval = check(&checker(&server, speculation), "192.0.2.7", "x@twoprov.test");
         assert_eq!(eval.result, SpfResult::Pass);
         assert_eq!(server.count("q.prov.test", "TXT"), 1, "the second include's TXT is fetched early");

@@ -172,7 +172,7 @@ pub unsafe extern "C" fn fastspf_checker_check_async(
         let user_data = UserData(user_data);
         let receiver = checker.options().receiver.clone();
         // Not cancellable from C: the callback always comes.
-        let _pending = checker.check_callback(ip, mail_from, helo, move |outcome| {
+        let _pending = checker.check_callback(ip, &mail_from, &helo, move |outcome| {
             deliver_async(callback, user_data, outcome, receiver)
         });
         Ok(())
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn fastspf_checker_check_helo_async(
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
         let user_data = UserData(user_data);
         let receiver = checker.options().receiver.clone();
-        checker.check_helo_callback(ip, helo, move |outcome| {
+        checker.check_helo_callback(ip, &helo, move |outcome| {
             deliver_async(callback, user_data, outcome, receiver)
         });
         Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use spf_core::dns::{CacheConfig, Zone};
 use spf_core::dns::{ResolverSettings, parse_nameserver};
-use spf_core::{CheckOptions, CheckerConfig, DnsSource, Limits, Speculation};
+use spf_core::{CheckerConfig, DnsSource, Limits, Speculation};
 
 use crate::boundary::{guard, text, write_out};
 use crate::status::fastspf_status;
@@ -34,11 +34,12 @@ impl Config {
     /// The checker configuration, reading any zone files now.
     pub(crate) fn checker_config(&self) -> Result<CheckerConfig, fastspf_status> {
         let dns = if self.zone_files.is_empty() {
-            DnsSource::Resolver(ResolverSettings {
-                nameservers: self.nameservers.clone(),
-                timeout: self.timeout,
-                attempts: self.attempts,
-            })
+            DnsSource::Resolver(
+                ResolverSettings::default()
+                    .with_nameservers(self.nameservers.clone())
+                    .with_timeout(self.timeout)
+                    .with_attempts(self.attempts),
+            )
         } else {
             let mut zone = Zone::new();
             for path in &self.zone_files {
@@ -46,19 +47,15 @@ impl Config {
             }
             DnsSource::Zone(Arc::new(zone))
         };
-        Ok(CheckerConfig {
-            dns,
-            cache: self.cache.clone(),
-            options: CheckOptions {
-                limits: self.limits,
-                receiver: self.receiver.clone(),
-                trace: self.trace,
-                speculation: self.speculation,
-                deadline: Some(self.deadline),
-                ..CheckOptions::default()
-            },
-            ..CheckerConfig::default()
-        })
+        let mut config = CheckerConfig::default();
+        config.dns = dns;
+        config.cache = self.cache.clone();
+        config.options.limits = self.limits;
+        config.options.receiver = self.receiver.clone();
+        config.options.trace = self.trace;
+        config.options.speculation = self.speculation;
+        config.options.deadline = Some(self.deadline);
+        Ok(config)
     }
 }
 
@@ -254,7 +251,7 @@ pub unsafe extern "C" fn fastspf_config_set_speculation(
         if !(1..=1000).contains(&max_lookups) {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.speculation = Speculation { max_queries: max_lookups, ..Speculation::default() };
+        config.speculation = Speculation::default().with_max_queries(max_lookups);
         Ok(())
     })
 }

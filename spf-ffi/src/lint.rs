@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use spf_core::lint::{self, Diagnostic, LintOptions, LintReport, LintRequest, Severity};
+use spf_core::lint::{Diagnostic, LintOptions, LintReport, LintRequest, Severity};
 
 use crate::boundary::{guard, guard_value, text, write_out};
 use crate::config::{config_ref, fastspf_config};
@@ -125,13 +125,11 @@ pub unsafe extern "C" fn fastspf_lint_run(
             (None, None) => return Err(fastspf_status::InvalidArgument),
         };
         let checker_config = config.checker_config()?;
-        let options = LintOptions {
-            limits: checker_config.options.limits,
-            deadline: checker_config.options.deadline,
-            ..LintOptions::default()
-        };
-        let report = lint::lint_blocking(&checker_config.dns, &request, &options)
-            .map_err(|_| fastspf_status::Setup)?;
+        let mut options = LintOptions::default();
+        options.limits = checker_config.options.limits;
+        options.deadline = checker_config.options.deadline;
+        let checker = spf_core::Checker::new(checker_config).map_err(|_| fastspf_status::Setup)?;
+        let report = checker.lint_blocking(&request, &options);
         let raw = Box::into_raw(Box::new(LintObj::new(&report))).cast::<fastspf_lint>();
         unsafe { write_out(out, raw) }
     })

@@ -107,10 +107,7 @@ pub unsafe extern "C" fn fastspf_result_mechanism(result: *const fastspf_result)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_domain(result: *const fastspf_result) -> *const c_char {
     guard_value(std::ptr::null(), || match unsafe { get(result) } {
-        Some(r) => r
-            .domain
-            .get_or_init(|| c_string(r.eval.matched.as_ref().map_or(&r.eval.domain, |m| &m.domain)))
-            .as_ptr(),
+        Some(r) => r.domain.get_or_init(|| c_string(r.eval.deciding_domain())).as_ptr(),
         None => std::ptr::null(),
     })
 }

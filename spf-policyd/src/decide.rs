@@ -2,13 +2,12 @@
 //! and the action Postfix gets, with policyd-spf's texts and log lines.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
-use spf_core::dns::{Cache, CacheConfig, CachedLookup, Resolver, ResolverSettings};
+use spf_core::dns::ResolverSettings;
 use spf_core::macros::{MacroContext, MacroString};
 use spf_core::policy::{Exemption, PolicyOutcome};
-use spf_core::{Backend, CheckOptions, Checker, CheckerConfig, DnsSource, Identity, Limits, SpfResult};
+use spf_core::{CheckOptions, Checker, CheckerConfig, Identity, Limits, SpfResult};
 
 use crate::config::{Config, HeaderType, RejectPolicy};
 use crate::log::{Level, Logger};
@@ -31,9 +30,8 @@ const WHY_URL: &str = "http://www.openspf.net/Why";
 pub struct Engine {
     /// The configuration it was built from.
     pub config: Config,
+    /// Checks, and the lookups of local policy (through its cache).
     checker: Checker,
-    /// Lookups for local policy, through the checker's cache.
-    policy_lookup: CachedLookup<Backend>,
     options: CheckOptions,
 }
 
@@ -63,39 +61,26 @@ impl Engine {
     /// Builds the engine; keeps `previous`'s checker (and so its cache)
     /// when the DNS, cache and limit settings did not change.
     pub fn new(config: Config, previous: Option<&Engine>) -> Result<Engine, String> {
-        let settings = ResolverSettings {
-            nameservers: config.nameservers.clone(),
-            timeout: config.dns_timeout,
-            ..ResolverSettings::default()
-        };
-        let options = CheckOptions {
-            limits: Limits { void_lookups: config.void_limit, ..Limits::default() },
-            default_explanation: MacroString::parse(
-                DEFAULT_EXPLANATION.as_bytes(),
-                MacroContext::Explanation,
-            )
-            .map_err(|e| e.to_string())?,
-            trace: false,
-            ..CheckOptions::default()
-        };
+        let settings = ResolverSettings::default()
+            .with_nameservers(config.nameservers.clone())
+            .with_timeout(config.dns_timeout);
+        let explanation = MacroString::parse(DEFAULT_EXPLANATION.as_bytes(), MacroContext::Explanation)
+            .map_err(|e| e.to_string())?;
+        let options = CheckOptions::default()
+            .with_limits(Limits::default().with_void_lookups(config.void_limit))
+            .with_default_explanation(explanation)
+            .with_trace(false)
+            .with_deadline(Some(config.lookup_time));
         let checker = match previous {
             Some(old) if old.config.same_checker(&config) => old.checker.clone(),
-            _ => Checker::new(CheckerConfig {
-                dns: DnsSource::Resolver(settings.clone()),
-                cache: CacheConfig { max_entries: config.cache_size, ..CacheConfig::default() },
-                shared_cache: None,
-                options: CheckOptions { deadline: Some(config.lookup_time), ..options.clone() },
-                worker_threads: 2,
-            })
-            .map_err(|e| e.to_string())?,
+            _ => {
+                let mut checker_config =
+                    CheckerConfig::default().with_resolver(settings).with_options(options.clone());
+                checker_config.cache.max_entries = config.cache_size;
+                Checker::new(checker_config).map_err(|e| e.to_string())?
+            }
         };
-        let backend = {
-            let _runtime = checker.runtime_handle().enter();
-            Backend::Resolver(Box::new(Resolver::new(&settings).map_err(|e| e.to_string())?))
-        };
-        let cache: Arc<Cache> = Arc::clone(checker.cache());
-        let policy_lookup = CachedLookup::new(backend, cache).with_runtime(checker.runtime_handle());
-        Ok(Engine { config, checker, policy_lookup, options })
+        Ok(Engine { config, checker, options })
     }
 
     /// Decides one request and logs it. Never takes longer than
@@ -149,7 +134,7 @@ impl Engine {
             Some(e) => Some(e),
             None => tokio::time::timeout(
                 c.whitelist_lookup_time,
-                c.policy.exempt(&self.policy_lookup, &self.options, ctx.ip, ctx.helo),
+                c.policy.exempt(self.checker.lookup(), &self.options, ctx.ip, ctx.helo),
             )
             .await
             .unwrap_or_else(|_| {
@@ -219,7 +204,7 @@ impl Engine {
             return PolicyOutcome::plain(eval);
         }
         let fallback = eval.clone();
-        let work = policy.after_check(&self.policy_lookup, &self.options, eval, Instant::now());
+        let work = policy.after_check(self.checker.lookup(), &self.options, eval, Instant::now());
         tokio::time::timeout(self.config.lookup_time, work)
             .await
             .unwrap_or_else(|_| PolicyOutcome::plain(fallback))

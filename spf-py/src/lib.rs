@@ -8,14 +8,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
-use spf_core::dns::{CacheConfig, Zone};
-use spf_core::dns::{ResolverSettings, parse_nameserver};
+use spf_core::dns::{ResolverSettings, Zone, parse_nameserver};
 use spf_core::headers::{authentication_results, received_spf};
-use spf_core::lint::{
-    AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity, lint_blocking,
-};
+use spf_core::lint::{AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity};
 use spf_core::record::{Mechanism, Modifier, Term};
-use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Limits, Record, Speculation};
+use spf_core::{CheckRequest, Checker, CheckerConfig, DnsSource, Evaluation, Record, Speculation};
 
 /// A class from the pure-Python part of the package (`fastspf._base`).
 fn base_class<'py>(
@@ -81,7 +78,7 @@ impl PyEvaluation {
     /// The domain whose record decided the result (the checked domain when no mechanism matched).
     #[getter]
     fn domain(&self) -> &str {
-        self.eval.matched.as_ref().map_or(&self.eval.domain, |m| &m.domain)
+        self.eval.deciding_domain()
     }
     /// The domain checked (`<domain>` of RFC 7208).
     #[getter]
@@ -176,16 +173,23 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     }
 }
 
-/// Where DNS answers come from: a zone, zone files, or resolvers.
-fn dns_source(
+/// The checker configuration from `Checker()`'s (and `lint()`'s)
+/// arguments: every argument left `None` keeps the core's default
+/// (`CheckerConfig::default()`, the one place defaults are written).
+#[allow(clippy::too_many_arguments)]
+fn checker_config(
     py: Python<'_>,
     zone: Option<PyRef<'_, PyZone>>,
     zone_files: Option<Vec<String>>,
     nameservers: Option<Vec<String>>,
-    timeout: f64,
-    attempts: usize,
-) -> PyResult<DnsSource> {
-    Ok(match (zone, zone_files) {
+    timeout: Option<f64>,
+    attempts: Option<usize>,
+    deadline: Option<f64>,
+    max_dns_lookups: Option<u32>,
+    max_void_lookups: Option<u32>,
+) -> PyResult<CheckerConfig> {
+    let mut config = CheckerConfig::default();
+    config.dns = match (zone, zone_files) {
         (Some(zone), _) => DnsSource::Zone(Arc::clone(&zone.built()?)),
         (None, Some(files)) if !files.is_empty() => {
             let mut zone = Zone::new();
@@ -195,69 +199,92 @@ fn dns_source(
             DnsSource::Zone(Arc::new(zone))
         }
         _ => {
-            let nameservers = nameservers
+            let mut settings = ResolverSettings::default();
+            settings.nameservers = nameservers
                 .unwrap_or_default()
                 .iter()
                 .map(|n| parse_nameserver(n).map_err(|e| core_error(py, e)))
                 .collect::<PyResult<Vec<_>>>()?;
-            DnsSource::Resolver(ResolverSettings {
-                nameservers,
-                timeout: seconds("timeout", timeout)?,
-                attempts,
-            })
+            if let Some(timeout) = timeout {
+                settings.timeout = seconds("timeout", timeout)?;
+            }
+            if let Some(attempts) = attempts {
+                if attempts == 0 || attempts > 10 {
+                    return Err(PyValueError::new_err("attempts must be 1 to 10"));
+                }
+                settings.attempts = attempts;
+            }
+            DnsSource::Resolver(settings)
         }
-    })
+    };
+    if let Some(deadline) = deadline {
+        config.options.deadline = Some(seconds("deadline", deadline)?);
+    }
+    for (value, limit) in [
+        (max_dns_lookups, &mut config.options.limits.dns_terms),
+        (max_void_lookups, &mut config.options.limits.void_lookups),
+    ] {
+        if let Some(value) = value {
+            if !(1..=1000).contains(&value) {
+                return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
+            }
+            *limit = value;
+        }
+    }
+    Ok(config)
 }
 
 #[pymethods]
 impl PyChecker {
     #[new]
-    #[pyo3(signature = (*, nameservers=None, timeout=5.0, attempts=2, deadline=20.0, cache_size=100_000,
-                        cache_bytes=64 << 20, zone_files=None, zone=None, max_dns_lookups=10,
-                        max_void_lookups=2, receiver=None, trace=true, speculate=true))]
+    #[pyo3(signature = (*, nameservers=None, timeout=None, attempts=None, deadline=None, cache_size=None,
+                        cache_bytes=None, zone_files=None, zone=None, max_dns_lookups=None,
+                        max_void_lookups=None, receiver=None, trace=None, speculate=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         nameservers: Option<Vec<String>>,
-        timeout: f64,
-        attempts: usize,
-        deadline: f64,
-        cache_size: usize,
-        cache_bytes: usize,
+        timeout: Option<f64>,
+        attempts: Option<usize>,
+        deadline: Option<f64>,
+        cache_size: Option<usize>,
+        cache_bytes: Option<usize>,
         zone_files: Option<Vec<String>>,
         zone: Option<PyRef<'_, PyZone>>,
-        max_dns_lookups: u32,
-        max_void_lookups: u32,
+        max_dns_lookups: Option<u32>,
+        max_void_lookups: Option<u32>,
         receiver: Option<String>,
-        trace: bool,
-        speculate: bool,
+        trace: Option<bool>,
+        speculate: Option<bool>,
     ) -> PyResult<Self> {
-        if !(1..=1000).contains(&max_dns_lookups) || !(1..=1000).contains(&max_void_lookups) {
-            return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
+        let mut config = checker_config(
+            py,
+            zone,
+            zone_files,
+            nameservers,
+            timeout,
+            attempts,
+            deadline,
+            max_dns_lookups,
+            max_void_lookups,
+        )?;
+        for (value, field) in
+            [(cache_size, &mut config.cache.max_entries), (cache_bytes, &mut config.cache.max_bytes)]
+        {
+            if let Some(value) = value {
+                if value == 0 {
+                    return Err(PyValueError::new_err("cache_size and cache_bytes must be positive"));
+                }
+                *field = value;
+            }
         }
-        if cache_size == 0 || cache_bytes == 0 || attempts == 0 || attempts > 10 {
-            return Err(PyValueError::new_err(
-                "cache_size and cache_bytes must be positive; attempts 1 to 10",
-            ));
+        config.options.receiver = receiver.clone();
+        if let Some(trace) = trace {
+            config.options.trace = trace;
         }
-        let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
-        let config = CheckerConfig {
-            dns,
-            cache: CacheConfig { max_entries: cache_size, max_bytes: cache_bytes, ..CacheConfig::default() },
-            options: CheckOptions {
-                limits: Limits {
-                    dns_terms: max_dns_lookups,
-                    void_lookups: max_void_lookups,
-                    ..Limits::default()
-                },
-                receiver: receiver.clone(),
-                trace,
-                speculation: if speculate { Speculation::default() } else { Speculation::OFF },
-                deadline: Some(seconds("deadline", deadline)?),
-                ..CheckOptions::default()
-            },
-            ..CheckerConfig::default()
-        };
+        if speculate == Some(false) {
+            config.options.speculation = Speculation::OFF;
+        }
         let checker = py.detach(|| Checker::new(config)).map_err(|e| core_error(py, e))?;
         Ok(PyChecker { checker, receiver: receiver.map(Arc::from) })
     }
@@ -273,11 +300,7 @@ impl PyChecker {
         // A warm check finishes in microseconds without I/O: run it with the
         // GIL held (handing the GIL to another thread and back costs more
         // than the check). Only a check that must wait for DNS releases it.
-        let work = std::pin::pin!(self.checker.check(ip, mail_from, helo));
-        let eval = match self.checker.poll_once(work) {
-            Ok(eval) => eval,
-            Err(pending) => wait_for(py, &self.checker, pending)?,
-        };
+        let eval = run(py, &self.checker, CheckRequest::mail_from(ip, mail_from, helo))?;
         Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
     }
 
@@ -296,24 +319,18 @@ impl PyChecker {
         check_mail_hosts: bool,
     ) -> PyResult<PyLintReport> {
         let request = lint_request(domain, record, ips, self_test)?;
-        let options = LintOptions {
-            limits: self.checker.options().limits,
-            deadline: Some(seconds("deadline", deadline)?),
-            check_mail_hosts,
-            ..LintOptions::default()
-        };
-        let report = wait_for(py, &self.checker, Box::pin(self.checker.lint(&request, &options)))?;
+        let mut options = LintOptions::default();
+        options.limits = self.checker.options().limits;
+        options.deadline = Some(seconds("deadline", deadline)?);
+        options.check_mail_hosts = check_mail_hosts;
+        let report = py.detach(|| self.checker.lint_blocking(&request, &options));
         Ok(PyLintReport { report })
     }
 
     /// Checks the HELO identity; the GIL as for `check`.
     fn check_helo(&self, py: Python<'_>, ip: &str, helo: &str) -> PyResult<PyEvaluation> {
         let ip = parse_ip(ip)?;
-        let work = std::pin::pin!(self.checker.check_helo(ip, helo));
-        let eval = match self.checker.poll_once(work) {
-            Ok(eval) => eval,
-            Err(pending) => wait_for(py, &self.checker, pending)?,
-        };
+        let eval = run(py, &self.checker, CheckRequest::helo(ip, helo))?;
         Ok(PyEvaluation { eval, receiver: self.receiver.clone() })
     }
 
@@ -332,7 +349,7 @@ impl PyChecker {
         let ip = parse_ip(ip)?;
         let receiver = self.receiver.clone();
         let helo = helo.unwrap_or_default();
-        let pending = self.checker.check_callback(ip, mail_from, helo, move |outcome| {
+        let pending = self.checker.check_callback(ip, &mail_from, &helo, move |outcome| {
             let Ok(eval) = outcome else { return };
             call_python(move |py| {
                 let outcome =
@@ -388,21 +405,22 @@ impl PyPendingCheck {
 /// this much, and then cancels the check.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
-/// Finishes `work` on the checker's runtime with the GIL released, taking
-/// it back every [`SIGNAL_CHECK`] to run Python's signal handlers: an
-/// exception from one (KeyboardInterrupt) drops `work`, which cancels it.
-fn wait_for<F>(py: Python<'_>, checker: &Checker, mut work: F) -> PyResult<F::Output>
-where
-    F: std::future::Future + Send + Unpin,
-    F::Output: Send,
-{
+/// Runs a check: on this thread with the GIL held as far as it goes without
+/// waiting (a check answered from the cache: microseconds, less than handing
+/// the GIL over and back would cost); a check that must wait for DNS then
+/// waits with the GIL released, taking it back every [`SIGNAL_CHECK`] to run
+/// Python's signal handlers: an exception from one (KeyboardInterrupt)
+/// drops the check, which cancels it.
+fn run(py: Python<'_>, checker: &Checker, request: CheckRequest) -> PyResult<Evaluation> {
+    let mut waiting = match checker.start(request) {
+        Ok(eval) => return Ok(eval),
+        Err(waiting) => waiting,
+    };
     loop {
-        let step = py
-            .detach(|| checker.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut work).await.ok() }));
-        match step {
-            Some(output) => return Ok(output),
-            None => py.check_signals()?,
+        if let Some(eval) = py.detach(|| waiting.wait(SIGNAL_CHECK)) {
+            return Ok(eval);
         }
+        py.check_signals()?;
     }
 }
 
@@ -740,9 +758,9 @@ impl PyLintReport {
 /// Lints a domain's record, or a record text (as if published at `domain`
 /// when given), with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (domain=None, *, record=None, zone_files=None, zone=None, nameservers=None, timeout=5.0,
-                    attempts=2, deadline=30.0, ips=None, self_test=None, max_dns_lookups=10,
-                    max_void_lookups=2, check_mail_hosts=true))]
+#[pyo3(signature = (domain=None, *, record=None, zone_files=None, zone=None, nameservers=None, timeout=None,
+                    attempts=None, deadline=30.0, ips=None, self_test=None, max_dns_lookups=None,
+                    max_void_lookups=None, check_mail_hosts=true))]
 #[allow(clippy::too_many_arguments)]
 fn lint(
     py: Python<'_>,
@@ -751,30 +769,34 @@ fn lint(
     zone_files: Option<Vec<String>>,
     zone: Option<PyRef<'_, PyZone>>,
     nameservers: Option<Vec<String>>,
-    timeout: f64,
-    attempts: usize,
+    timeout: Option<f64>,
+    attempts: Option<usize>,
     deadline: f64,
     ips: Option<Vec<String>>,
     self_test: Option<Vec<String>>,
-    max_dns_lookups: u32,
-    max_void_lookups: u32,
+    max_dns_lookups: Option<u32>,
+    max_void_lookups: Option<u32>,
     check_mail_hosts: bool,
 ) -> PyResult<PyLintReport> {
-    if !(1..=1000).contains(&max_dns_lookups) || !(1..=1000).contains(&max_void_lookups) {
-        return Err(PyValueError::new_err("lookup limits must be between 1 and 1000"));
-    }
-    if attempts == 0 || attempts > 10 {
-        return Err(PyValueError::new_err("attempts must be 1 to 10"));
-    }
     let request = lint_request(domain, record, ips, self_test)?;
-    let options = LintOptions {
-        limits: Limits { dns_terms: max_dns_lookups, void_lookups: max_void_lookups, ..Limits::default() },
-        deadline: Some(seconds("deadline", deadline)?),
-        check_mail_hosts,
-        ..LintOptions::default()
-    };
-    let dns = dns_source(py, zone, zone_files, nameservers, timeout, attempts)?;
-    let report = py.detach(|| lint_blocking(&dns, &request, &options)).map_err(|e| core_error(py, e))?;
+    let mut config = checker_config(
+        py,
+        zone,
+        zone_files,
+        nameservers,
+        timeout,
+        attempts,
+        None,
+        max_dns_lookups,
+        max_void_lookups,
+    )?;
+    config.options.speculation = Speculation::OFF;
+    let mut options = LintOptions::default();
+    options.limits = config.options.limits;
+    options.deadline = Some(seconds("deadline", deadline)?);
+    options.check_mail_hosts = check_mail_hosts;
+    let checker = py.detach(|| Checker::new(config)).map_err(|e| core_error(py, e))?;
+    let report = py.detach(|| checker.lint_blocking(&request, &options));
     Ok(PyLintReport { report })
 }
 

@@ -111,6 +111,7 @@ impl Clock for ManualClock {
 
 /// Cache sizing and TTL policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheConfig {
     /// Most entries held. Default 100,000.
     pub max_entries: usize,
@@ -148,6 +149,20 @@ impl Default for CacheConfig {
             negative_max_ttl: Duration::from_secs(3_600),
             temp_error_ttl: Duration::from_secs(2),
         }
+    }
+}
+
+impl CacheConfig {
+    /// At most this many entries.
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// At most about this many bytes.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 }
 

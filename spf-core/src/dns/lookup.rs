@@ -97,7 +97,7 @@ impl TxtRecords {
 
     /// The SPF record selection for this answer, computed on first use.
     pub fn spf(&self) -> &SpfSelection {
-        self.spf.get_or_init(|| SpfSelection::select(self))
+        self.spf.get_or_init(|| SpfSelection::select(self.joined()))
     }
 
     /// True the first time it is called for this answer, false afterwards:

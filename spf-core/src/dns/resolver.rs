@@ -54,6 +54,7 @@ const MAX_UDP_ANSWER: usize = 4096;
 
 /// How to reach DNS.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResolverSettings {
     /// Recursive resolvers to ask, `IP:PORT`. Empty: the system's
     /// (`nameserver` lines of `/etc/resolv.conf`).
@@ -68,6 +69,26 @@ pub struct ResolverSettings {
 impl Default for ResolverSettings {
     fn default() -> Self {
         ResolverSettings { nameservers: Vec::new(), timeout: Duration::from_secs(5), attempts: 2 }
+    }
+}
+
+impl ResolverSettings {
+    /// These recursive nameservers (empty: the system's).
+    pub fn with_nameservers(mut self, nameservers: Vec<SocketAddr>) -> Self {
+        self.nameservers = nameservers;
+        self
+    }
+
+    /// This long a wait for one answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// This many tries per question in all.
+    pub fn with_attempts(mut self, attempts: usize) -> Self {
+        self.attempts = attempts;
+        self
     }
 }
 

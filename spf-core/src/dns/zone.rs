@@ -39,6 +39,12 @@ use hickory_proto::rr::RecordType as HickoryType;
 
 use super::{Answer, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, TxtRecords};
 use crate::Error;
+use crate::input::valid_label_lengths;
+
+/// Longest `<character-string>` (RFC 1035 §3.3: one length octet).
+const MAX_CHARACTER_STRING: usize = 255;
+/// Longest RDATA (RFC 1035 §3.2.1: RDLENGTH is 16 bits).
+const MAX_RDATA: usize = 65535;
 
 /// Default TTL of records added in code, and of master-file records that
 /// give no TTL when neither `$TTL` nor an earlier record gave one.
@@ -48,18 +54,11 @@ const DEFAULT_TTL: u32 = 3600;
 pub use super::MAX_CNAME_HOPS;
 /// Lookups kept in the query log (the counter counts them all).
 const MAX_LOG: usize = 4096;
-/// Longest label, in octets (RFC 1035 §2.3.4).
-const MAX_LABEL: usize = 63;
+// Longest label, in octets (RFC 1035 §2.3.4): the one constant of `input`.
+use crate::input::MAX_LABEL;
 /// Longest name on the wire, in octets, length octets and root included
 /// (RFC 1035 §2.3.4).
 const MAX_NAME_WIRE: usize = 255;
-/// Longest name as text without the trailing dot: 255 wire octets less the
-/// first length octet and the root label.
-const MAX_NAME_TEXT: usize = MAX_NAME_WIRE - 2;
-/// Longest `<character-string>` (RFC 1035 §3.3: one length octet).
-const MAX_CHARACTER_STRING: usize = 255;
-/// Longest RDATA (RFC 1035 §3.2.1: RDLENGTH is 16 bits).
-const MAX_RDATA: usize = 65535;
 
 /// Records of one type at one name, as added.
 #[derive(Debug)]
@@ -339,22 +338,13 @@ fn text_of_key(key: &str) -> Box<str> {
     if key.contains('\\') { name_text(&key_labels(key)).into_boxed_str() } else { key.into() }
 }
 
-/// Whether a key names something a lookup can ask for: 1 to 253 octets of
-/// text in labels of 1 to 63 octets.
+/// Whether a key names something a lookup can ask for: the one rule of
+/// [`valid_label_lengths`], counted in octets (every `\` of a key starts
+/// a `\DDD` escape of one octet).
 fn queryable(key: &str) -> bool {
-    if key.is_empty() {
-        return false;
-    }
-    let mut text_len = 0;
-    for label in key.split('.') {
-        // Every `\` of a key starts a `\DDD` escape of one octet.
-        let octets = label.len() - 3 * label.bytes().filter(|&b| b == b'\\').count();
-        if octets == 0 || octets > MAX_LABEL {
-            return false;
-        }
-        text_len += octets + 1;
-    }
-    text_len - 1 <= MAX_NAME_TEXT
+    valid_label_lengths(
+        key.split('.').map(|label| label.len() - 3 * label.bytes().filter(|&b| b == b'\\').count()),
+    )
 }
 
 /// One step of a lookup: the answer at a name, or the CNAME to follow.

@@ -1,95 +1,24 @@
-//! The check_host() function of RFC 7208 §4.
+//! The check_host() function of RFC 7208 §4: the evaluation loop over a
+//! stack of records (the checked domain's and the include and redirect
+//! targets it reaches), the processing limits (§4.6.4), the lookups and the
+//! deadline. The mechanisms are in `mechanisms`, the explanation in
+//! `explanation`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use smallvec::SmallVec;
 
-use super::speculate::{Client, Plan, Speculation};
-use super::target::{expand_target, in_v4, in_v6, static_match, valid_name};
-use super::trace;
+use super::mechanisms::TermOutcome;
+use super::speculate::Plan;
+use super::target::{Via, expand_target, macro_vars, static_match};
+use super::{CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, trace};
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
-use crate::error::normalize_ip;
-use crate::eval::{Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, VoidCounting};
-use crate::macros::{
-    ExpansionBudget, MAX_EXPLANATION, MacroContext, MacroLetter, MacroString, MacroVars, write_dotted_ip,
-};
-use crate::record::{
-    Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term,
-};
-
-/// Which identity a check is about (RFC 7208 §2.3, §2.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Identity {
-    /// The MAIL FROM identity (`smtp.mailfrom`).
-    MailFrom,
-    /// The HELO identity (`smtp.helo`).
-    Helo,
-}
-
-impl Identity {
-    /// `mailfrom` or `helo`, as Received-SPF's `identity=` writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Identity::MailFrom => "mailfrom",
-            Identity::Helo => "helo",
-        }
-    }
-}
-
-/// Options for evaluation.
-#[derive(Clone, Debug)]
-pub struct CheckOptions {
-    /// Processing limits (§4.6.4). Default: the RFC's.
-    pub limits: Limits,
-    /// The checking host's domain: the `%{r}` macro and Received-SPF's
-    /// `receiver=`. Default none (`%{r}` expands to `unknown`).
-    pub receiver: Option<String>,
-    /// The explanation used on `fail` when no `exp=` applies (§6.2).
-    pub default_explanation: MacroString,
-    /// Record a trace of every step. Default on.
-    pub trace: bool,
-    /// Fixed value for the `%{t}` macro; default the current time.
-    pub timestamp: Option<u64>,
-    /// Speculative lookups for records that had to be fetched. Default on.
-    pub speculation: Speculation,
-    /// The most time one check may take; then it ends in `temperror`
-    /// ([`Reason::Deadline`]) with what it did so far. Default 20 s (RFC
-    /// 7208 §4.6.4: "at least 20 seconds"); `None`: no deadline (each
-    /// lookup is still bounded by the resolver's timeout and attempts). The
-    /// evaluation looks at it before every lookup and abandons a lookup
-    /// still waiting then, so a check ends within it plus a few
-    /// milliseconds whatever it was doing. A lookup that has to wait needs
-    /// a tokio runtime with its time driver.
-    pub deadline: Option<Duration>,
-}
-
-impl Default for CheckOptions {
-    fn default() -> Self {
-        CheckOptions {
-            limits: Limits::default(),
-            receiver: None,
-            default_explanation: default_explanation(),
-            trace: true,
-            timestamp: None,
-            speculation: Speculation::default(),
-            deadline: Some(Duration::from_secs(20)),
-        }
-    }
-}
-
-/// The default explanation: `%{d} does not designate %{c} as permitted sender`.
-pub fn default_explanation() -> MacroString {
-    MacroString::parse(
-        b"%{d} does not designate %{c} as a permitted sender",
-        crate::macros::MacroContext::Explanation,
-    )
-    .unwrap_or_default()
-}
+use crate::input::{CheckRequest, Identity, valid_domain};
+use crate::macros::{ExpansionBudget, MAX_EXPLANATION, MacroLetter, MacroString};
+use crate::record::{Directive, DomainSpec, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term};
 
 /// Evaluates SPF policies through a [`Lookup`].
 #[derive(Debug, Clone)]
@@ -114,53 +43,21 @@ impl<L: Lookup> Evaluator<L> {
         &self.options
     }
 
-    /// Checks the MAIL FROM identity (§2.4). An empty `mail_from` (or `<>`)
-    /// is the null reverse-path: then `postmaster@<helo>` is checked. An
-    /// address without a local part (`@example.com`) gets `postmaster`
-    /// (§4.3); so does a bare domain without `@`.
+    /// Checks the MAIL FROM identity (§2.4): see
+    /// [`CheckRequest::mail_from`] for the null reverse-path and senders
+    /// without a local part.
     ///
     /// [`CheckOptions::deadline`] is looked at before every lookup; a
     /// lookup already waiting is not cut short (that needs a timer, which
     /// [`Checker`](crate::Checker) arms on its own runtime).
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        self.check_mail_from_by(ip, mail_from, helo, self.deadline_from_now(false)).await
+        self.check(&CheckRequest::mail_from(ip, mail_from, helo)).await
     }
 
     /// Checks the HELO identity (§2.3): `<sender>` is `postmaster@<helo>`.
     /// The deadline as for [`Evaluator::check_mail_from`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        self.check_helo_by(ip, helo, self.deadline_from_now(false)).await
-    }
-
-    /// When a check starting now must end ([`CheckOptions::deadline`]);
-    /// `timers`: whether a lookup still waiting then may be cut short with
-    /// a tokio timer (the caller's runtime has a time driver).
-    pub(crate) fn deadline_from_now(&self, timers: bool) -> Option<Deadline> {
-        self.options.deadline.map(|d| Deadline { at: Instant::now() + d, timers })
-    }
-
-    /// [`Evaluator::check_mail_from`], ending in `temperror`
-    /// ([`Reason::Deadline`]) at `deadline`.
-    pub(crate) async fn check_mail_from_by(
-        &self,
-        ip: IpAddr,
-        mail_from: &str,
-        helo: &str,
-        deadline: Option<Deadline>,
-    ) -> Evaluation {
-        let (sender, domain) = mail_from_parts(mail_from, helo);
-        self.run_check(ip, domain, &sender, helo, Identity::MailFrom, deadline).await
-    }
-
-    /// [`Evaluator::check_helo`], ending in `temperror` at `deadline`.
-    pub(crate) async fn check_helo_by(
-        &self,
-        ip: IpAddr,
-        helo: &str,
-        deadline: Option<Deadline>,
-    ) -> Evaluation {
-        let sender = format!("postmaster@{helo}");
-        self.run_check(ip, helo, &sender, helo, Identity::Helo, deadline).await
+        self.check(&CheckRequest::helo(ip, helo)).await
     }
 
     /// The check_host() function (§4): `<ip>`, `<domain>`, `<sender>`, plus
@@ -173,7 +70,19 @@ impl<L: Lookup> Evaluator<L> {
         helo: &str,
         identity: Identity,
     ) -> Evaluation {
-        self.run_check(ip, domain, sender, helo, identity, self.deadline_from_now(false)).await
+        self.check(&CheckRequest::check_host(identity, ip, domain, sender, helo)).await
+    }
+
+    /// Checks `request`. The deadline as for [`Evaluator::check_mail_from`].
+    pub async fn check(&self, request: &CheckRequest) -> Evaluation {
+        self.run_check(request, self.deadline_from_now(false)).await
+    }
+
+    /// When a check starting now must end ([`CheckOptions::deadline`]);
+    /// `timers`: whether a lookup still waiting then may be cut short with
+    /// a tokio timer (the caller's runtime has a time driver).
+    pub(crate) fn deadline_from_now(&self, timers: bool) -> Option<Deadline> {
+        self.options.deadline.map(|d| Deadline { at: Instant::now() + d, timers })
     }
 
     /// check_host(), stopping at `deadline` if one is given: the deadline
@@ -181,28 +90,10 @@ impl<L: Lookup> Evaluator<L> {
     /// still waiting for its answer then is abandoned. The evaluation then
     /// ends in `temperror` ([`Reason::Deadline`]) with what was done so far
     /// (lookups counted, the trace).
-    async fn run_check(
-        &self,
-        ip: IpAddr,
-        domain: &str,
-        sender: &str,
-        helo: &str,
-        identity: Identity,
-        deadline: Option<Deadline>,
-    ) -> Evaluation {
-        let ip = normalize_ip(ip);
-        let (local_part, sender_domain) = match sender.rsplit_once('@') {
-            Some(("", d)) => ("postmaster", d),
-            Some((l, d)) => (l, d),
-            None => ("postmaster", sender),
-        };
+    pub(crate) async fn run_check(&self, request: &CheckRequest, deadline: Option<Deadline>) -> Evaluation {
         let mut run = Run {
             ev: self,
-            ip,
-            sender,
-            local_part,
-            sender_domain,
-            helo,
+            request,
             receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
             timestamp: self.options.timestamp,
             dns_terms: 0,
@@ -216,69 +107,28 @@ impl<L: Lookup> Evaluator<L> {
             deadline,
             expired: false,
         };
-        let domain = normalize_domain(domain);
-        let outcome = run.run(&domain).await;
+        let domain = request.domain();
+        let outcome = run.run(domain).await;
         let explanation = if outcome.result == SpfResult::Fail {
-            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), &domain)).await)
+            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), domain)).await)
         } else {
             None
         };
         if run.trace_omitted > 0 {
             run.trace.push(TraceEvent::Truncated { omitted: run.trace_omitted });
         }
+        let dns_queries = run.queries.sent();
         Evaluation {
-            result: outcome.result,
-            identity,
-            ip,
-            sender: sender.to_string(),
-            helo: (!helo.is_empty()).then(|| helo.to_string()),
-            domain,
             explanation,
             matched: outcome.matched,
             reason: outcome.reason,
             dns_lookups: run.dns_terms,
             void_lookups: run.void,
-            dns_queries: run.queries.sent(),
+            dns_queries,
             trace: run.trace,
+            ..Evaluation::new(request, outcome.result)
         }
     }
-}
-
-/// `<sender>` and `<domain>` for the MAIL FROM identity (§2.4, §4.3): the
-/// null reverse-path (empty or `<>`) is `postmaster@<helo>`; an address
-/// without a local part, or a bare domain, gets `postmaster`.
-pub fn mail_from_identity(mail_from: &str, helo: &str) -> (String, String) {
-    let (sender, domain) = mail_from_parts(mail_from, helo);
-    (sender.into_owned(), domain.to_string())
-}
-
-/// [`mail_from_identity`], borrowing what it can.
-fn mail_from_parts<'a>(mail_from: &'a str, helo: &'a str) -> (Cow<'a, str>, &'a str) {
-    let mail_from = mail_from.trim();
-    let mail_from = mail_from.strip_prefix('<').and_then(|m| m.strip_suffix('>')).unwrap_or(mail_from);
-    if mail_from.is_empty() {
-        return (format!("postmaster@{helo}").into(), helo);
-    }
-    match mail_from.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() => (mail_from.into(), domain),
-        Some((_, domain)) => (format!("postmaster@{domain}").into(), domain),
-        None => (format!("postmaster@{mail_from}").into(), mail_from),
-    }
-}
-
-/// Lower-cases a domain and drops one trailing dot.
-fn normalize_domain(domain: &str) -> Arc<str> {
-    let d = domain.strip_suffix('.').unwrap_or(domain);
-    if d.bytes().any(|b| b.is_ascii_uppercase()) { d.to_ascii_lowercase().into() } else { d.into() }
-}
-
-/// §4.3: `<domain>` must be a well-formed multi-label domain name: a
-/// queryable name of visible ASCII characters, not a domain literal.
-fn valid_domain(name: &str) -> bool {
-    valid_name(name)
-        && name.contains('.')
-        && name.bytes().all(|b| (0x21..=0x7e).contains(&b))
-        && !name.starts_with('[')
 }
 
 /// Moves `frame` past the terms that need no DNS and cannot match `ip`
@@ -299,24 +149,6 @@ fn skip_static_misses(frame: &mut Frame, ip: IpAddr) {
     }
 }
 
-/// How check_host() for one domain was entered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Via {
-    Check,
-    Include,
-    Redirect,
-}
-
-impl Via {
-    fn as_str(self) -> &'static str {
-        match self {
-            Via::Check => "check",
-            Via::Include => "include",
-            Via::Redirect => "redirect",
-        }
-    }
-}
-
 /// One check_host() invocation in progress.
 struct Frame {
     /// Shared, so the loop can hold it while it borrows the stack mutably.
@@ -330,68 +162,58 @@ struct Frame {
 }
 
 /// The result of a (nested) check_host().
-struct Outcome {
-    result: SpfResult,
-    reason: Option<Reason>,
-    matched: Option<Matched>,
+pub(super) struct Outcome {
+    pub(super) result: SpfResult,
+    pub(super) reason: Option<Reason>,
+    pub(super) matched: Option<Matched>,
     /// The record (and its domain) whose `exp=` explains a `fail`.
-    exp_from: Option<(Arc<Record>, Arc<str>)>,
+    pub(super) exp_from: Option<(Arc<Record>, Arc<str>)>,
 }
 
 impl Outcome {
-    fn error(result: SpfResult, reason: Reason) -> Outcome {
+    pub(super) fn error(result: SpfResult, reason: Reason) -> Outcome {
         Outcome { result, reason: Some(reason), matched: None, exp_from: None }
     }
 }
 
-/// A mechanism's outcome.
-enum TermOutcome {
-    Match,
-    NoMatch,
-    Error(SpfResult, Reason),
-}
-
 /// The state of one check.
-struct Run<'a, L> {
-    ev: &'a Evaluator<L>,
-    ip: IpAddr,
-    sender: &'a str,
-    local_part: &'a str,
-    sender_domain: &'a str,
-    helo: &'a str,
-    receiver: &'a str,
+pub(super) struct Run<'a, L> {
+    pub(super) ev: &'a Evaluator<L>,
+    pub(super) request: &'a CheckRequest,
+    /// `%{r}`: the configured receiver, or `unknown`.
+    pub(super) receiver: &'a str,
     /// `%{t}` when fixed by the options; otherwise read from the clock when
     /// an explanation needs it (only `exp` may use `%{t}`, §7.2).
-    timestamp: Option<u64>,
-    dns_terms: u32,
-    void: u32,
-    trace: Vec<TraceEvent>,
+    pub(super) timestamp: Option<u64>,
+    pub(super) dns_terms: u32,
+    pub(super) void: u32,
+    pub(super) trace: Vec<TraceEvent>,
     /// Trace events beyond the cap, counted only.
-    trace_omitted: u32,
+    pub(super) trace_omitted: u32,
     /// This check's speculative lookups, once a record had to be fetched.
-    plan: Option<Arc<Plan>>,
+    pub(super) plan: Option<Arc<Plan>>,
     /// `%{p}`, computed at most once per check.
-    validated_name: Option<String>,
+    pub(super) validated_name: Option<String>,
     /// Expansion work left for this check's targets and explanation.
-    budget: ExpansionBudget,
+    pub(super) budget: ExpansionBudget,
     /// DNS questions left for this check and its speculation.
-    queries: Arc<QueryBudget>,
+    pub(super) queries: Arc<QueryBudget>,
     /// When the check must end, if ever.
-    deadline: Option<Deadline>,
+    pub(super) deadline: Option<Deadline>,
     /// The deadline passed: evaluation stops at the next term.
-    expired: bool,
+    pub(super) expired: bool,
 }
 
 impl<L: Lookup> Run<'_, L> {
-    fn limits(&self) -> &Limits {
-        &self.ev.options.limits
+    pub(super) fn limits(&self) -> &Limits {
+        &self.ev.options().limits
     }
 
     /// Whether to record the next trace event. The trace holds at most
     /// [`trace::MAX_EVENTS`] events; later ones are only counted, so a huge
     /// record cannot make the trace huge.
-    fn tracing(&mut self) -> bool {
-        if !self.ev.options.trace {
+    pub(super) fn tracing(&mut self) -> bool {
+        if !self.ev.options().trace {
             return false;
         }
         if self.trace.len() < trace::MAX_EVENTS {
@@ -403,29 +225,19 @@ impl<L: Lookup> Run<'_, L> {
 
     /// The macro values for `domain` (§7.2). `%{t}` is read from the clock
     /// only for explanations (`exp_text`): targets cannot use it (§7.2).
-    fn vars<'b>(&'b self, domain: &'b str, timestamp: u64) -> MacroVars<'b> {
-        MacroVars {
-            sender: self.sender,
-            local_part: self.local_part,
-            sender_domain: self.sender_domain,
-            domain,
-            ip: self.ip,
-            helo: self.helo,
-            receiver: self.receiver,
-            timestamp,
-            validated_name: self.validated_name.as_deref().unwrap_or("unknown"),
-        }
+    pub(super) fn vars<'b>(&'b self, domain: &'b str, timestamp: u64) -> crate::macros::MacroVars<'b> {
+        macro_vars(self.request, domain, self.receiver, self.validated_name.as_deref(), timestamp)
     }
 
     /// `%{t}`: the configured timestamp, or the current time.
-    fn timestamp(&self) -> u64 {
+    pub(super) fn timestamp(&self) -> u64 {
         self.timestamp
             .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
     }
 
     /// Expands explanation text within the check's expansion budget and
     /// [`MAX_EXPLANATION`].
-    fn expand_explanation(&mut self, text: &MacroString, domain: &str) -> String {
+    pub(super) fn expand_explanation(&mut self, text: &MacroString, domain: &str) -> String {
         let mut budget = self.budget;
         let expanded = text.expand_text(&self.vars(domain, self.timestamp()), MAX_EXPLANATION, &mut budget);
         self.budget = budget;
@@ -433,14 +245,14 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// Whether the check's deadline has passed (noted once seen).
-    fn past_deadline(&mut self) -> bool {
+    pub(super) fn past_deadline(&mut self) -> bool {
         if !self.expired && self.deadline.is_some_and(|d| Instant::now() >= d.at) {
             self.expired = true;
         }
         self.expired
     }
 
-    async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
+    pub(super) async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
         let result = if self.past_deadline() {
             Err(LookupError::Temporary(TempFailure::Timeout))
         } else if !self.queries.has_room() {
@@ -462,7 +274,7 @@ impl<L: Lookup> Run<'_, L> {
         result
     }
 
-    fn dns_error(&self, name: &str, rtype: RecordType, failure: TempFailure) -> TermOutcome {
+    pub(super) fn dns_error(&self, name: &str, rtype: RecordType, failure: TempFailure) -> TermOutcome {
         let (result, reason) = self.dns_failure(name, rtype, failure);
         TermOutcome::Error(result, reason)
     }
@@ -470,7 +282,12 @@ impl<L: Lookup> Run<'_, L> {
     /// The result of a lookup that failed temporarily: `temperror` (§2.6.6)
     /// naming the lookup, or the check's deadline when that is what ended
     /// it; `permerror` when the check's query limit stopped it.
-    fn dns_failure(&self, name: &str, rtype: RecordType, failure: TempFailure) -> (SpfResult, Reason) {
+    pub(super) fn dns_failure(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        failure: TempFailure,
+    ) -> (SpfResult, Reason) {
         if self.expired {
             return (SpfResult::TempError, Reason::Deadline);
         }
@@ -489,13 +306,21 @@ impl<L: Lookup> Run<'_, L> {
     }
 
     /// Counts a DNS-querying term, before its query is sent (§4.6.4).
-    fn charge_term(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
+    pub(super) fn charge_term(
+        &mut self,
+        term: &(dyn fmt::Display + Sync),
+        domain: &str,
+    ) -> Result<(), Reason> {
         self.dns_terms += 1;
         over_limit(self.dns_terms, self.limits().dns_terms, LimitKind::DnsTerms, term, domain)
     }
 
     /// Counts a void lookup (§4.6.4).
-    fn charge_void(&mut self, term: &(dyn fmt::Display + Sync), domain: &str) -> Result<(), Reason> {
+    pub(super) fn charge_void(
+        &mut self,
+        term: &(dyn fmt::Display + Sync),
+        domain: &str,
+    ) -> Result<(), Reason> {
         self.void += 1;
         over_limit(self.void, self.limits().void_lookups, LimitKind::VoidLookups, term, domain)
     }
@@ -503,7 +328,7 @@ impl<L: Lookup> Run<'_, L> {
     /// Expands a domain-spec into a name to query (§7.3: lower case, no
     /// trailing dot, shortened to 253 characters). `None` when the result
     /// cannot be a DNS name.
-    async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<Arc<str>> {
+    pub(super) async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<Arc<str>> {
         if spec.literal().is_none() && spec.macro_string().uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
@@ -519,20 +344,11 @@ impl<L: Lookup> Run<'_, L> {
             Some(plan) => Arc::clone(plan),
             None => {
                 let Some(prefetcher) = self.ev.lookup.prefetcher() else { return };
-                let client = Client {
-                    ip: self.ip,
-                    sender: self.sender,
-                    local_part: self.local_part,
-                    sender_domain: self.sender_domain,
-                    helo: self.helo,
-                    receiver: self.receiver,
-                };
-                let speculation = self.ev.options.speculation;
                 let plan = Arc::new(Plan::new(
                     prefetcher,
-                    &client,
-                    *self.limits(),
-                    speculation,
+                    self.request,
+                    self.receiver,
+                    self.ev.options(),
                     Arc::clone(&self.queries),
                 ));
                 self.plan = Some(Arc::clone(&plan));
@@ -546,7 +362,7 @@ impl<L: Lookup> Run<'_, L> {
     /// includes or redirects to, without recursion.
     async fn run(&mut self, domain: &Arc<str>) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.to_string(), via: "check" });
+            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.to_string(), via: Via::Check });
         }
         // §4.3: a malformed or single-label <domain> gives "none" at once.
         if !valid_domain(domain) {
@@ -582,8 +398,8 @@ impl<L: Lookup> Run<'_, L> {
                 // `finish` returns the outcome when it empties the stack.
                 return Outcome::error(SpfResult::TempError, Reason::Deadline);
             };
-            if !self.ev.options.trace {
-                skip_static_misses(frame, self.ip);
+            if !self.ev.options().trace {
+                skip_static_misses(frame, self.request.ip());
             }
             let depth = frame.depth;
             let record = Arc::clone(&frame.record);
@@ -677,11 +493,7 @@ impl<L: Lookup> Run<'_, L> {
             return Err(Outcome::error(SpfResult::PermError, missing(shown)));
         };
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter {
-                depth: depth + 1,
-                domain: target.to_string(),
-                via: via.as_str(),
-            });
+            self.trace.push(TraceEvent::Enter { depth: depth + 1, domain: target.to_string(), via });
         }
         match self.fetch_record(&target, depth + 1).await {
             Ok(record) => Ok(Frame {
@@ -821,7 +633,7 @@ impl<L: Lookup> Run<'_, L> {
             SpfSelection::One(Ok(record)) => {
                 // The first check to read a freshly fetched answer starts
                 // what its record will need (see `speculate`).
-                if self.ev.options.speculation.enabled && txt.claim_speculation() {
+                if self.ev.options().speculation.enabled && txt.claim_speculation() {
                     self.speculate(record, domain);
                 }
                 if self.tracing() {
@@ -842,7 +654,7 @@ impl<L: Lookup> Run<'_, L> {
                 Err((Outcome::error(SpfResult::PermError, reason), false))
             }
             SpfSelection::None => {
-                let detail = trace::describe_non_spf(&txt);
+                let detail = crate::record::describe_non_spf(txt.joined());
                 Err((self.no_record(domain, depth, detail), false))
             }
         }
@@ -853,291 +665,6 @@ impl<L: Lookup> Run<'_, L> {
             self.trace.push(TraceEvent::NoRecord { depth, domain: domain.to_string(), detail });
         }
         Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string() })
-    }
-
-    /// Evaluates one mechanism other than `include` (§5).
-    async fn mechanism(&mut self, directive: &Directive, domain: &Arc<str>, depth: u32) -> TermOutcome {
-        let mechanism = &directive.mechanism;
-        if mechanism.queries_dns()
-            && let Err(reason) = self.charge_term(directive, domain)
-        {
-            return TermOutcome::Error(SpfResult::PermError, reason);
-        }
-        let outcome = match mechanism {
-            Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {
-                bool_outcome(static_match(mechanism, self.ip) == Some(true))
-            }
-            Mechanism::A { domain: spec, cidr } => {
-                match self.target_or_current(spec.as_ref(), domain, depth).await {
-                    None => self.void_no_match(directive, domain),
-                    Some(target) => self.address_match(directive, &target, *cidr, domain, depth, true).await,
-                }
-            }
-            Mechanism::Mx { domain: spec, cidr } => {
-                match self.target_or_current(spec.as_ref(), domain, depth).await {
-                    None => self.void_no_match(directive, domain),
-                    Some(target) => self.mx(directive, &target, *cidr, domain, depth).await,
-                }
-            }
-            Mechanism::Ptr(spec) => match self.target_or_current(spec.as_ref(), domain, depth).await {
-                None => self.void_no_match(directive, domain),
-                Some(target) => self.ptr(directive, &target, domain, depth).await,
-            },
-            Mechanism::Exists(spec) => match self.target(spec, domain, depth).await {
-                None => self.void_no_match(directive, domain),
-                // §5.7: the lookup type is A even for an IPv6 client.
-                Some(target) => match self.query(&target, RecordType::A, depth).await {
-                    Ok(_) => TermOutcome::Match,
-                    Err(LookupError::Temporary(failure)) => self.dns_error(&target, RecordType::A, failure),
-                    Err(_) => self.void_no_match(directive, domain),
-                },
-            },
-            Mechanism::Include(_) => TermOutcome::NoMatch,
-        };
-        if self.tracing() && !matches!(outcome, TermOutcome::Error(..)) {
-            self.trace.push(TraceEvent::Term {
-                depth,
-                domain: domain.to_string(),
-                term: directive.to_string(),
-                matched: matches!(outcome, TermOutcome::Match),
-                dns_lookups: self.dns_terms,
-                void_lookups: self.void,
-            });
-        }
-        outcome
-    }
-
-    async fn target_or_current(
-        &mut self,
-        spec: Option<&DomainSpec>,
-        domain: &Arc<str>,
-        depth: u32,
-    ) -> Option<Arc<str>> {
-        match spec {
-            Some(spec) => self.target(spec, domain, depth).await,
-            None => Some(Arc::clone(domain)),
-        }
-    }
-
-    /// A term whose query came back empty (or whose name cannot exist).
-    fn void_no_match(&mut self, term: &Directive, domain: &str) -> TermOutcome {
-        match self.charge_void(term, domain) {
-            Ok(()) => TermOutcome::NoMatch,
-            Err(reason) => TermOutcome::Error(SpfResult::PermError, reason),
-        }
-    }
-
-    /// `a` (§5.3), and each host of `mx`: do any of the name's addresses
-    /// match `<ip>` under the CIDR lengths? `term_query` says whether this
-    /// is the term's own query (void per term) or an MX host's.
-    async fn address_match(
-        &mut self,
-        term: &Directive,
-        name: &str,
-        cidr: DualCidr,
-        domain: &str,
-        depth: u32,
-        term_query: bool,
-    ) -> TermOutcome {
-        let rtype = match self.ip {
-            IpAddr::V4(_) => RecordType::A,
-            IpAddr::V6(_) => RecordType::Aaaa,
-        };
-        match self.query(name, rtype, depth).await {
-            Ok(Answer { records: Records::A(addrs), .. }) => match self.ip {
-                IpAddr::V4(ip) => bool_outcome(addrs.iter().any(|a| in_v4(*a, cidr.v4.unwrap_or(32), ip))),
-                IpAddr::V6(_) => TermOutcome::NoMatch,
-            },
-            Ok(Answer { records: Records::Aaaa(addrs), .. }) => match self.ip {
-                IpAddr::V6(ip) => bool_outcome(addrs.iter().any(|a| in_v6(*a, cidr.v6.unwrap_or(128), ip))),
-                IpAddr::V4(_) => TermOutcome::NoMatch,
-            },
-            Ok(_) => TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => self.dns_error(name, rtype, failure),
-            Err(_) if term_query || self.limits().void_counting == VoidCounting::PerLookup => {
-                self.void_no_match(term, domain)
-            }
-            Err(_) => TermOutcome::NoMatch,
-        }
-    }
-
-    /// `mx` (§5.4).
-    async fn mx(
-        &mut self,
-        term: &Directive,
-        target: &str,
-        cidr: DualCidr,
-        domain: &str,
-        depth: u32,
-    ) -> TermOutcome {
-        let names = match self.query(target, RecordType::Mx, depth).await {
-            Ok(Answer { records: Records::Mx(names), .. }) => names,
-            Ok(_) => return TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => {
-                return self.dns_error(target, RecordType::Mx, failure);
-            }
-            Err(_) => return self.void_no_match(term, domain),
-        };
-        // §4.6.4: "the evaluation of each 'MX' record MUST NOT result in
-        // querying more than 10 address records ... If this limit is
-        // exceeded, the 'mx' mechanism MUST produce a 'permerror' result."
-        let max = self.limits().mx_names;
-        if names.len() > max as usize {
-            let reason = Reason::Limit {
-                limit: LimitKind::MxNames,
-                max,
-                term: term.to_string(),
-                domain: domain.to_string(),
-            };
-            return TermOutcome::Error(SpfResult::PermError, reason);
-        }
-        for name in names.iter() {
-            // A null MX (RFC 7505, exchange ".") names no host.
-            if name.is_empty() || !valid_name(name) {
-                continue;
-            }
-            match self.address_match(term, name, cidr, domain, depth, false).await {
-                TermOutcome::NoMatch => {}
-                other => return other,
-            }
-        }
-        TermOutcome::NoMatch
-    }
-
-    /// The validated names of `<ip>` (§5.5): PTR names (at most the limit)
-    /// whose own addresses include `<ip>`. DNS errors drop a name.
-    async fn validated_names(&mut self, depth: u32) -> Result<Vec<Box<str>>, LookupError> {
-        let mut reverse = String::new();
-        write_dotted_ip(self.ip, &mut reverse);
-        let reverse: String = match self.ip {
-            IpAddr::V4(_) => {
-                let labels: Vec<&str> = reverse.split('.').rev().collect();
-                format!("{}.in-addr.arpa", labels.join("."))
-            }
-            IpAddr::V6(_) => {
-                let labels: Vec<&str> = reverse.split('.').rev().collect();
-                format!("{}.ip6.arpa", labels.join("."))
-            }
-        };
-        let names = match self.query(&reverse, RecordType::Ptr, depth).await? {
-            Answer { records: Records::Ptr(names), .. } => names,
-            _ => return Ok(Vec::new()),
-        };
-        let rtype = match self.ip {
-            IpAddr::V4(_) => RecordType::A,
-            IpAddr::V6(_) => RecordType::Aaaa,
-        };
-        let mut validated = Vec::new();
-        // §4.6.4: "If this limit is exceeded, all records other than the
-        // first 10 MUST be ignored."
-        for name in names.iter().take(self.limits().ptr_names as usize) {
-            if !valid_name(name) {
-                continue;
-            }
-            let ok = match self.query(name, rtype, depth).await {
-                Ok(Answer { records: Records::A(a), .. }) => a.iter().any(|a| IpAddr::V4(*a) == self.ip),
-                Ok(Answer { records: Records::Aaaa(a), .. }) => a.iter().any(|a| IpAddr::V6(*a) == self.ip),
-                _ => false,
-            };
-            if ok {
-                validated.push(name.clone());
-            }
-        }
-        Ok(validated)
-    }
-
-    /// `ptr` (§5.5).
-    async fn ptr(&mut self, term: &Directive, target: &str, domain: &str, depth: u32) -> TermOutcome {
-        match Box::pin(self.validated_names(depth)).await {
-            Ok(names) => bool_outcome(names.iter().any(|n| is_subdomain(n, target))),
-            // §5.5: "If a DNS error occurs while doing the PTR RR lookup,
-            // then this mechanism fails to match."
-            Err(LookupError::Temporary(_)) => TermOutcome::NoMatch,
-            Err(_) => self.void_no_match(term, domain),
-        }
-    }
-
-    /// `%{p}` (§7.3): a validated name, preferring `<domain>` itself, then a
-    /// subdomain of it; `unknown` when there is none.
-    async fn compute_validated_name(&mut self, domain: &str, depth: u32) {
-        if self.validated_name.is_some() {
-            return;
-        }
-        let names = self.validated_names(depth).await.unwrap_or_default();
-        let best = names
-            .iter()
-            .find(|n| n.as_ref() == domain)
-            .or_else(|| names.iter().find(|n| is_subdomain(n, domain)))
-            .or_else(|| names.first());
-        self.validated_name = Some(best.map_or_else(|| "unknown".to_string(), |n| n.to_string()));
-    }
-
-    /// §6.2: the explanation for a `fail`.
-    async fn explanation(
-        &mut self,
-        exp_from: Option<&(Arc<Record>, Arc<str>)>,
-        top_domain: &Arc<str>,
-    ) -> String {
-        let domain = exp_from.map_or_else(|| Arc::clone(top_domain), |(_, d)| Arc::clone(d));
-        let depth = 0;
-        if let Some(spec) = exp_from.and_then(|(record, _)| record.exp()) {
-            match self.exp_text(spec, &domain, depth).await {
-                Ok(text) => {
-                    if self.tracing() {
-                        self.trace.push(TraceEvent::Explanation {
-                            domain: domain.to_string(),
-                            detail: text.clone(),
-                        });
-                    }
-                    return text;
-                }
-                Err(why) => {
-                    if self.tracing() {
-                        let detail = format!("exp= ignored ({why}); default explanation used");
-                        self.trace.push(TraceEvent::Explanation { domain: domain.to_string(), detail });
-                    }
-                }
-            }
-        }
-        let ev = self.ev;
-        let default = &ev.options.default_explanation;
-        if default.uses(MacroLetter::ValidatedName) {
-            Box::pin(self.compute_validated_name(&domain, depth)).await;
-        }
-        self.expand_explanation(default, &domain)
-    }
-
-    async fn exp_text(
-        &mut self,
-        spec: &DomainSpec,
-        domain: &str,
-        depth: u32,
-    ) -> Result<String, &'static str> {
-        let name = self.target(spec, domain, depth).await.ok_or("invalid target name")?;
-        let txt = match self.query(&name, RecordType::Txt, depth).await {
-            Ok(Answer { records: Records::Txt(txt), .. }) => txt,
-            Ok(_) | Err(LookupError::NxDomain { .. }) | Err(LookupError::NoData { .. }) => {
-                return Err("no TXT record");
-            }
-            Err(LookupError::Temporary(_)) => return Err("DNS error"),
-        };
-        // "If there are any DNS processing errors (any RCODE other than 0),
-        // or if no records are returned, or if more than one record is
-        // returned, or if there are syntax errors in the explanation string,
-        // then proceed as if no "exp" modifier was given."
-        let mut records = txt.joined();
-        let (Some(text), None) = (records.next(), records.next()) else {
-            return Err("more than one TXT record");
-        };
-        let parsed = MacroString::parse(&text, MacroContext::Explanation).map_err(|_| "syntax error")?;
-        if parsed.uses(MacroLetter::ValidatedName) {
-            Box::pin(self.compute_validated_name(domain, depth)).await;
-        }
-        let expanded = self.expand_explanation(&parsed, domain);
-        if !expanded.bytes().all(|b| b == b' ' || (0x21..=0x7e).contains(&b)) {
-            return Err("not 7-bit ASCII");
-        }
-        Ok(expanded)
     }
 }
 
@@ -1155,7 +682,12 @@ fn over_limit(
     Err(Reason::Limit { limit, max, term: term.to_string(), domain: domain.to_string() })
 }
 
-fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &Arc<str>) -> Outcome {
+pub(super) fn matched(
+    directive: &Directive,
+    record: &Arc<Record>,
+    index: usize,
+    domain: &Arc<str>,
+) -> Outcome {
     let result = match directive.qualifier {
         Qualifier::Pass => SpfResult::Pass,
         Qualifier::Fail => SpfResult::Fail,
@@ -1168,10 +700,6 @@ fn matched(directive: &Directive, record: &Arc<Record>, index: usize, domain: &A
         matched: Some(Matched { term: record.term_shared(index), domain: Arc::clone(domain) }),
         exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), Arc::clone(domain))),
     }
-}
-
-fn bool_outcome(matched: bool) -> TermOutcome {
-    if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
 }
 
 /// Polls `work` once; if it has to wait and there is a deadline, waits at
@@ -1197,13 +725,4 @@ pub(crate) struct Deadline {
     pub(crate) at: Instant,
     /// Whether a lookup still waiting then is cut short by a tokio timer.
     pub(crate) timers: bool,
-}
-
-/// Whether `name` is `target` or ends with `.target` (case-insensitive).
-fn is_subdomain(name: &str, target: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    name.eq_ignore_ascii_case(target)
-        || (name.len() > target.len()
-            && name.as_bytes()[name.len() - target.len() - 1] == b'.'
-            && name[name.len() - target.len()..].eq_ignore_ascii_case(target))
 }

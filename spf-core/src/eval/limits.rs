@@ -21,6 +21,7 @@ pub enum VoidCounting {
 /// Processing limits. Defaults are the RFC's; raising them breaks
 /// conformance, lowering them breaks legitimate records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Limits {
     /// DNS-querying terms (`include`, `a`, `mx`, `ptr`, `exists`, `redirect`)
     /// per check. Default 10 (§4.6.4).
@@ -53,5 +54,25 @@ impl Default for Limits {
             void_counting: VoidCounting::PerTerm,
             max_queries: 160,
         }
+    }
+}
+
+impl Limits {
+    /// At most this many DNS-querying terms per check.
+    pub fn with_dns_terms(mut self, dns_terms: u32) -> Self {
+        self.dns_terms = dns_terms;
+        self
+    }
+
+    /// At most this many void lookups per check.
+    pub fn with_void_lookups(mut self, void_lookups: u32) -> Self {
+        self.void_lookups = void_lookups;
+        self
+    }
+
+    /// Void lookups counted this way.
+    pub fn with_void_counting(mut self, void_counting: VoidCounting) -> Self {
+        self.void_counting = void_counting;
+        self
     }
 }

@@ -41,16 +41,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use super::CheckOptions;
 use super::Limits;
-use super::target::{expand_target, static_match, valid_name};
+use super::target::{expand_target, macro_vars, static_match};
 use crate::dns::{Answer, Prefetcher, QueryBudget, RecordType, Records};
-use crate::macros::{ExpansionBudget, MacroLetter, MacroVars};
+use crate::input::{CheckRequest, valid_name};
+use crate::macros::{ExpansionBudget, MacroLetter};
 use crate::record::{DomainSpec, Mechanism, Qualifier, Record, SpfSelection, Term};
 
 /// Whether and how much a check speculates. See the module documentation of
 /// [`crate::eval`] (`speculate`): results, limits and traces are the same
 /// either way; only the timing of queries changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Speculation {
     /// Start the lookups a fetched record will need concurrently. Default
     /// on. A [`Checker`](crate::Checker) over an in-memory zone never
@@ -75,6 +78,18 @@ impl Default for Speculation {
 }
 
 impl Speculation {
+    /// At most this many speculative lookups per check.
+    pub fn with_max_queries(mut self, max_queries: u32) -> Self {
+        self.max_queries = max_queries;
+        self
+    }
+
+    /// Whether later includes' records are speculated too.
+    pub fn with_later_includes(mut self, later_includes: bool) -> Self {
+        self.later_includes = later_includes;
+        self
+    }
+
     /// No speculation: every query waits for the one before.
     pub const OFF: Speculation = Speculation { enabled: false, max_queries: 0, later_includes: false };
 }
@@ -82,11 +97,9 @@ impl Speculation {
 /// One check's speculation, shared by its background tasks.
 pub(crate) struct Plan {
     prefetcher: Prefetcher,
-    ip: IpAddr,
-    sender: Box<str>,
-    local_part: Box<str>,
-    sender_domain: Box<str>,
-    helo: Box<str>,
+    /// The check's question (copied once, when a first record had to be
+    /// fetched: a warm check never gets here).
+    request: CheckRequest,
     receiver: Box<str>,
     limits: Limits,
     /// See [`Speculation::later_includes`].
@@ -100,35 +113,21 @@ pub(crate) struct Plan {
     queries: Arc<QueryBudget>,
 }
 
-/// The check's identity, for macros in targets.
-pub(crate) struct Client<'a> {
-    pub ip: IpAddr,
-    pub sender: &'a str,
-    pub local_part: &'a str,
-    pub sender_domain: &'a str,
-    pub helo: &'a str,
-    pub receiver: &'a str,
-}
-
 impl Plan {
     pub(crate) fn new(
         prefetcher: Prefetcher,
-        client: &Client<'_>,
-        limits: Limits,
-        speculation: Speculation,
+        request: &CheckRequest,
+        receiver: &str,
+        options: &CheckOptions,
         queries: Arc<QueryBudget>,
     ) -> Plan {
         Plan {
             prefetcher,
-            ip: client.ip,
-            sender: client.sender.into(),
-            local_part: client.local_part.into(),
-            sender_domain: client.sender_domain.into(),
-            helo: client.helo.into(),
-            receiver: client.receiver.into(),
-            limits,
-            later_includes: speculation.later_includes,
-            budget: AtomicU32::new(speculation.max_queries),
+            request: request.clone(),
+            receiver: receiver.into(),
+            limits: options.limits,
+            later_includes: options.speculation.later_includes,
+            budget: AtomicU32::new(options.speculation.max_queries),
             expansion_left: AtomicUsize::new(crate::macros::EXPANSION_BUDGET),
             queries,
         }
@@ -142,7 +141,7 @@ impl Plan {
     }
 
     fn address_type(&self) -> RecordType {
-        match self.ip {
+        match self.request.ip() {
             IpAddr::V4(_) => RecordType::A,
             IpAddr::V6(_) => RecordType::Aaaa,
         }
@@ -154,17 +153,7 @@ impl Plan {
         if spec.macro_string().uses(MacroLetter::ValidatedName) {
             return None;
         }
-        let vars = MacroVars {
-            sender: &self.sender,
-            local_part: &self.local_part,
-            sender_domain: &self.sender_domain,
-            domain,
-            ip: self.ip,
-            helo: &self.helo,
-            receiver: &self.receiver,
-            timestamp: 0,
-            validated_name: "unknown",
-        };
+        let vars = macro_vars(&self.request, domain, &self.receiver, None, 0);
         // The plan's own expansion budget, shared by its tasks (an
         // approximate account under races, which is all a bound needs).
         let left = self.expansion_left.load(Ordering::Relaxed);
@@ -192,7 +181,7 @@ impl Plan {
         let mut leaves = 0;
         for term in record.terms() {
             let Term::Directive(directive) = term else { continue };
-            match static_match(&directive.mechanism, self.ip) {
+            match static_match(&directive.mechanism, self.request.ip()) {
                 Some(true) => {
                     // Evaluation ends here (in this record).
                     if directive.qualifier == Qualifier::Fail && !uncertain {

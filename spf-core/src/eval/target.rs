@@ -1,19 +1,65 @@
 //! Where a term points and what it matches: the one expansion of a
 //! domain-spec into a name to query (RFC 7208 §7.3), shared by evaluation,
-//! speculation and lint, and the address matching of `ip4`, `ip6`, `a` and
-//! `mx` (§5.3, §5.4, §5.6).
+//! speculation and lint; the address matching of `ip4`, `ip6`, `a` and `mx`
+//! (§5.3, §5.4, §5.6); and how a record was reached ([`Via`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::input::{CheckRequest, cidr_block, valid_name};
 use crate::macros::{ExpansionBudget, MacroVars};
 use crate::record::{DomainSpec, Mechanism};
 
-/// Whether `name` (no trailing dot) can be queried at all: at most 253
-/// octets in labels of 1 to 63 octets. DNS labels may hold any octet, so a
-/// macro expansion with spaces or `%` is still queried.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+/// How check_host() for one domain was entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The checked domain itself.
+    Check,
+    /// An `include:` target (§5.2).
+    Include,
+    /// A `redirect=` target (§6.1).
+    Redirect,
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Via {
+    /// `check`, `include` or `redirect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Check => "check",
+            Via::Include => "include",
+            Via::Redirect => "redirect",
+        }
+    }
+}
+
+/// The macro values of `request` for the record of `domain` (§7.2):
+/// `receiver` for `%{r}`, `validated_name` for `%{p}` (`unknown` when
+/// there is none), `timestamp` for `%{t}` (only explanations use it).
+pub(crate) fn macro_vars<'a>(
+    request: &'a CheckRequest,
+    domain: &'a str,
+    receiver: &'a str,
+    validated_name: Option<&'a str>,
+    timestamp: u64,
+) -> MacroVars<'a> {
+    MacroVars {
+        sender: request.sender(),
+        local_part: request.local_part(),
+        sender_domain: request.sender_domain(),
+        domain,
+        ip: request.ip(),
+        helo: request.helo_name(),
+        receiver,
+        timestamp,
+        validated_name: validated_name.unwrap_or("unknown"),
+    }
 }
 
 /// Why a domain-spec gave no name to query.
@@ -59,12 +105,12 @@ pub(crate) fn static_match(mechanism: &Mechanism, ip: IpAddr) -> Option<bool> {
 
 /// Whether `ip` is in `net`/`prefix` (§5.6).
 pub(crate) fn in_v4(net: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
-    u32::from(net) & mask == u32::from(ip) & mask
+    let (lo, hi) = cidr_block(32, u32::from(net).into(), prefix);
+    (lo..=hi).contains(&u32::from(ip).into())
 }
 
 /// Whether `ip` is in `net`/`prefix` (§5.6).
 pub(crate) fn in_v6(net: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
-    u128::from(net) & mask == u128::from(ip) & mask
+    let (lo, hi) = cidr_block(128, net.into(), prefix);
+    (lo..=hi).contains(&ip.into())
 }

@@ -1,8 +1,8 @@
 //! The machine-readable trace of a check: each step, each query, and the
 //! budget each include spent.
 
+use super::{SpfResult, Via};
 use crate::dns::RecordType;
-use crate::eval::SpfResult;
 
 /// What a DNS query returned, as the trace records it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -36,8 +36,8 @@ pub enum TraceEvent {
         depth: u32,
         /// The domain.
         domain: String,
-        /// `check`, `include` or `redirect`.
-        via: &'static str,
+        /// How it was reached.
+        via: Via,
     },
     /// A DNS query and its outcome.
     Query {
@@ -150,38 +150,4 @@ pub(crate) fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome 
         Err(LookupError::NoData { .. }) => QueryOutcome::NoData,
         Err(LookupError::Temporary(e)) => QueryOutcome::TempError { error: e.to_string() },
     }
-}
-
-/// Says why none of a name's TXT records is an SPF record, naming records
-/// that look like mistyped ones (`v-spf1`, `v=spf`, `spf1`, `v=spf2.0`,
-/// quotes or leading spaces).
-pub(crate) fn describe_non_spf(txt: &crate::dns::TxtRecords) -> String {
-    let records: Vec<Vec<u8>> = txt.joined().collect();
-    let near_misses: Vec<String> = records
-        .iter()
-        .filter(|r| {
-            let lower = String::from_utf8_lossy(r).to_ascii_lowercase();
-            let trimmed = lower.trim_start_matches([' ', '"', '\'']);
-            trimmed.starts_with("v=spf")
-                || trimmed.starts_with("v-spf")
-                || trimmed.starts_with("spf")
-                || trimmed.starts_with("v =spf")
-                || trimmed.contains("spf1")
-        })
-        .map(|r| {
-            let text = String::from_utf8_lossy(r);
-            let shown: String = text.chars().take(80).collect();
-            format!("{shown:?}")
-        })
-        .collect();
-    let mut detail = format!(
-        "{} TXT record{}, none begins with \"v=spf1\" followed by a space or its end (RFC 7208 4.5)",
-        records.len(),
-        if records.len() == 1 { "" } else { "s" }
-    );
-    if !near_misses.is_empty() {
-        detail.push_str("; not SPF although it looks meant to be: ");
-        detail.push_str(&near_misses.join(", "));
-    }
-    detail
 }

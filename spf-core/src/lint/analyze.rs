@@ -25,9 +25,8 @@ use crate::record::{
     Directive, DualCidr, Mechanism, Modifier, Qualifier, Record, SpfSelection, Term, is_spf1,
 };
 
-use super::gather::Memo;
+use super::gather::{Memo, Root};
 use super::ipset::{Family, Ranges, block};
-use super::report::Root;
 use super::terms::{Ctx, Resolved, Via, check_record, resolve, term_text, valid_name};
 use super::txt::{self, TxtCheck};
 use super::walk::{Outcome, Step, Walk};
@@ -261,11 +260,11 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
                 let bytes = text.as_bytes();
                 let first = self.linted.insert(String::new());
                 if first {
-                    let txt = super::overlay::draft_txt(bytes, &[]);
+                    let txt = crate::dns::draft_txt(bytes, &[]);
                     txt::check(&txt, &TxtCheck { domain: "", root: true, spf_rr: None }, &mut self.diags);
                     self.tree.push(TreeRecord {
                         depth: 0,
-                        via: Via::Check.as_str(),
+                        via: Via::Check,
                         domain: String::new(),
                         record: is_spf1(bytes).then(|| text.clone()),
                     });
@@ -441,7 +440,7 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
     }
 
     fn visit(&mut self, depth: u32, via: Via, domain: &str, record: Option<String>) {
-        self.tree.push(TreeRecord { depth, via: via.as_str(), domain: domain.to_string(), record });
+        self.tree.push(TreeRecord { depth, via, domain: domain.to_string(), record });
     }
 
     /// Walks one record's terms.

@@ -10,8 +10,25 @@ use crate::dns::{Answer, Lookup, LookupError, LookupResult, RecordType, Records,
 use crate::record::{Mechanism, Record, SpfSelection, Term};
 
 use super::LintOptions;
-use super::report::Root;
 use super::terms::{Ctx, Resolved, Via, resolve, valid_name};
+
+/// Where a run starts.
+#[derive(Clone, Debug)]
+pub(crate) enum Root {
+    /// A domain's published record (possibly overlaid with a draft).
+    Domain(String),
+    /// A record text without a domain.
+    Text(String),
+}
+
+impl Root {
+    pub(crate) fn domain(&self) -> Option<String> {
+        match self {
+            Root::Domain(d) => Some(d.clone()),
+            Root::Text(_) => None,
+        }
+    }
+}
 
 /// A [`Lookup`] that asks each (name, type) once, stops after a number of
 /// queries or at a deadline, and lets the analysis read answers without

@@ -271,11 +271,7 @@ fn max_of(family: Family) -> u128 {
 
 /// First and last address of `addr/prefix`.
 pub(crate) fn block(family: Family, addr: u128, prefix: u8) -> (u128, u128) {
-    let width = family.bits();
-    let host_bits = width - u32::from(prefix).min(width);
-    let host_mask = if host_bits == 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
-    let lo = addr & !host_mask & max_of(family);
-    (lo, lo | host_mask)
+    crate::input::cidr_block(family.bits(), addr, prefix)
 }
 
 /// An address of the family as text.

@@ -41,11 +41,9 @@
 //! `permerror`, so addresses it would pass leave the lower bound.
 
 mod analyze;
-mod blocking;
 mod gather;
 mod hosts;
 mod ipset;
-mod overlay;
 mod report;
 mod terms;
 mod txt;
@@ -55,12 +53,10 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::dns::Lookup;
+use crate::dns::{Lookup, Overlay};
 use crate::eval::{Limits, Matched, SpfResult};
 
-pub use blocking::{lint_blocking, run_with_dns};
 pub use ipset::{AddressCount, Family, IpSet};
-pub use overlay::Overlay;
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -294,6 +290,7 @@ impl LintRequest {
 
 /// Bounds and limits of a lint run.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LintOptions {
     /// The limits receivers apply. Default: RFC 7208's.
     pub limits: Limits,
@@ -397,7 +394,7 @@ pub struct TreeRecord {
     /// Nesting depth (0 for the linted domain).
     pub depth: u32,
     /// `check`, `include` or `redirect`.
-    pub via: &'static str,
+    pub via: crate::eval::Via,
     /// The domain (empty for a record linted without one).
     pub domain: String,
     /// Its SPF record, when it has exactly one valid record.
@@ -454,6 +451,7 @@ pub struct IpCheck {
 
 /// Everything lint found out.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct LintReport {
     /// The domain linted, if any.
     pub domain: Option<String>,
@@ -538,16 +536,16 @@ impl<L: Lookup> Linter<L> {
         match (&request.target, domain) {
             (Target::Record { text, .. }, Some(domain)) => {
                 let overlay = Overlay::new(&self.lookup, &domain, text);
-                report::build(&overlay, &self.options, request, report::Root::Domain(domain.clone()), true)
+                report::build(&overlay, &self.options, request, gather::Root::Domain(domain.clone()), true)
                     .await
             }
             (Target::Record { text, .. }, None) => {
-                report::build(&self.lookup, &self.options, request, report::Root::Text(text.clone()), true)
+                report::build(&self.lookup, &self.options, request, gather::Root::Text(text.clone()), true)
                     .await
             }
             (Target::Domain(_), domain) => {
                 let domain = domain.unwrap_or_default();
-                report::build(&self.lookup, &self.options, request, report::Root::Domain(domain), false).await
+                report::build(&self.lookup, &self.options, request, gather::Root::Domain(domain), false).await
             }
         }
     }

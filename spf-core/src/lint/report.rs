@@ -3,28 +3,10 @@
 use crate::dns::Lookup;
 
 use super::analyze::Analyzer;
-use super::gather::{Memo, gather};
+use super::gather::{Memo, Root, gather};
 use super::hosts::{self, Known};
 use super::ipset::{Family, IpSet, Ranges};
 use super::{AddressSpace, Diags, LintOptions, LintReport, LintRequest, code, counted};
-
-/// Where a run starts.
-#[derive(Clone, Debug)]
-pub(crate) enum Root {
-    /// A domain's published record (possibly overlaid with a draft).
-    Domain(String),
-    /// A record text without a domain.
-    Text(String),
-}
-
-impl Root {
-    pub(crate) fn domain(&self) -> Option<String> {
-        match self {
-            Root::Domain(d) => Some(d.clone()),
-            Root::Text(_) => None,
-        }
-    }
-}
 
 /// Addresses passing from 2^24 IPv4 addresses (a /8) or 1/65536 of IPv6
 /// (a /16) on: no sender needs that many; a record passing them is open.

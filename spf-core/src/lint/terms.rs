@@ -5,30 +5,16 @@
 use std::collections::HashMap;
 
 use crate::macros::{ExpansionBudget, MacroLetter, MacroPart, MacroString, MacroVars};
+use crate::record::distance;
 use crate::record::{
     Directive, DomainSpec, Mechanism, Modifier, ParseError, ParseErrorKind, Qualifier, Record, Term,
 };
 
+pub(crate) use crate::eval::Via;
+pub(crate) use crate::input::valid_name;
+
 use super::ipset::{Family, block, show};
 use super::{Diags, code, counted};
-
-/// How a record was reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Via {
-    Check,
-    Include,
-    Redirect,
-}
-
-impl Via {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Via::Check => "check",
-            Via::Include => "include",
-            Via::Redirect => "redirect",
-        }
-    }
-}
 
 /// What macros may expand to without a client: the current domain (`%{d}`)
 /// and the sender's domain (`%{o}`, the linted domain for its own mail).
@@ -47,12 +33,6 @@ pub(crate) enum Resolved {
     Invalid(String),
     /// It depends on the client or on a domain not given: why.
     Dependent(String),
-}
-
-/// Whether a name (no trailing dot) can be queried: at most 253 octets in
-/// labels of 1 to 63.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
 /// The target of a term: its domain-spec, or the current domain when absent.
@@ -126,22 +106,6 @@ pub(crate) fn client_macros(macros: &MacroString) -> Option<String> {
         })
         .collect();
     Some(described.join(", "))
-}
-
-/// Levenshtein distance of two short ASCII strings.
-pub(crate) fn distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, &ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(!ca.eq_ignore_ascii_case(&cb));
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 const MECHANISMS: [&str; 8] = ["all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"];

@@ -3,52 +3,9 @@
 //! split wrongly, and sizes.
 
 use crate::dns::TxtRecords;
-use crate::record::{Record, is_spf1};
+use crate::record::{NotSpf, Record, classify, is_spf1};
 
-use super::terms::distance;
 use super::{Diags, code};
-
-/// Why a TXT record that looks meant as SPF is not one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum NotSpf {
-    /// `"v=spf1 ..."` with the quotes inside the data.
-    Quoted,
-    /// ` v=spf1 ...`.
-    LeadingSpace,
-    /// `v=spf2.0/...`: Sender ID (RFC 4406).
-    SenderId,
-    /// A mistyped version: the first token as written.
-    Typo(String),
-}
-
-/// Classifies a TXT record that is not SPF but looks meant to be; `None`
-/// for SPF records and for unrelated TXT data.
-pub(crate) fn classify(text: &[u8]) -> Option<NotSpf> {
-    if is_spf1(text) {
-        return None;
-    }
-    let text = String::from_utf8_lossy(text);
-    let unquoted = text.trim_start_matches([' ', '\t', '"', '\'', '\\']);
-    let stripped = unquoted.trim_end_matches([' ', '"', '\'', '\\']);
-    if is_spf1(stripped.as_bytes()) {
-        let quoted = text.trim_start_matches([' ', '\t']).starts_with(['"', '\'', '\\']);
-        return Some(if quoted { NotSpf::Quoted } else { NotSpf::LeadingSpace });
-    }
-    let lower = unquoted.to_ascii_lowercase();
-    if lower.starts_with("v=spf2") || lower.starts_with("spf2.0") {
-        return Some(NotSpf::SenderId);
-    }
-    let token = unquoted.split([' ', '\t']).next().unwrap_or_default();
-    let lower_token = token.to_ascii_lowercase();
-    let typo = lower_token.starts_with("v=spf")
-        || lower_token.starts_with("v-spf")
-        || lower_token.contains("spf1")
-        || lower_token == "spf"
-        || (lower_token.len() <= 10 && distance(&lower_token, "v=spf1") <= 2)
-        // "v = spf1", "v= spf1": the version split by spaces.
-        || (lower_token.starts_with('v') && lower.replace(' ', "").starts_with("v=spf1"));
-    typo.then(|| NotSpf::Typo(token.to_string()))
-}
 
 /// Whether a TXT record reads like the continuation of an SPF record
 /// (it starts with a mechanism or modifier).

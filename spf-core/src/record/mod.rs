@@ -2,11 +2,11 @@
 
 mod display;
 mod parse;
+mod select;
 mod term;
 
-use std::fmt;
-use std::sync::Arc;
-
+pub(crate) use select::distance;
+pub use select::{NotSpf, SpfSelection, classify, describe_non_spf, is_spf1};
 pub use term::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Span, Term};
 
 /// A parsed SPF record (RFC 7208 §4.6.1).
@@ -167,57 +167,4 @@ pub enum ParseErrorKind {
         /// The modifier's name.
         modifier: &'static str,
     },
-}
-
-/// The outcome of SPF record selection among a name's TXT records
-/// (RFC 7208 §4.5), parsed once and cached with the TXT answer.
-#[derive(Clone, Debug)]
-pub enum SpfSelection {
-    /// No record starts with `v=spf1`.
-    None,
-    /// Exactly one record; parsed, or the syntax error found in it.
-    One(Result<Arc<Record>, ParseError>),
-    /// More than one record starts with `v=spf1` (a permerror).
-    Multiple(usize),
-}
-
-impl SpfSelection {
-    /// Selects among a TXT answer's records.
-    pub fn select(txt: &crate::dns::TxtRecords) -> SpfSelection {
-        let mut found: Option<Vec<u8>> = None;
-        let mut count = 0usize;
-        for record in txt.joined() {
-            if is_spf1(&record) {
-                count += 1;
-                if found.is_none() {
-                    found = Some(record);
-                }
-            }
-        }
-        match (count, found) {
-            (1, Some(text)) => SpfSelection::One(Record::parse_bytes(&text).map(Arc::new)),
-            (0, _) | (_, None) => SpfSelection::None,
-            (n, _) => SpfSelection::Multiple(n),
-        }
-    }
-}
-
-/// Whether a TXT record begins with the version section `v=spf1`,
-/// terminated by a space or the end of the record (§4.5). ABNF literals are
-/// case-insensitive, so `V=SPF1` is one too.
-pub fn is_spf1(record: &[u8]) -> bool {
-    record.len() >= 6
-        && record[..6].eq_ignore_ascii_case(b"v=spf1")
-        && (record.len() == 6 || record[6] == b' ')
-}
-
-impl fmt::Display for SpfSelection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpfSelection::None => f.write_str("no SPF record"),
-            SpfSelection::One(Ok(r)) => write!(f, "{r}"),
-            SpfSelection::One(Err(e)) => write!(f, "invalid SPF record: {e}"),
-            SpfSelection::Multiple(n) => write!(f, "{n} SPF records"),
-        }
-    }
 }

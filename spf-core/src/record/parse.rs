@@ -222,7 +222,7 @@ pub(crate) fn parse_domain_spec(text: &[u8]) -> Result<DomainSpec, ParseErrorKin
         let s = s.strip_suffix('.').unwrap_or(s);
         Arc::<str>::from(s.to_ascii_lowercase())
     });
-    let literal_queryable = literal.as_deref().is_some_and(crate::eval::valid_name);
+    let literal_queryable = literal.as_deref().is_some_and(crate::input::valid_name);
     Ok(DomainSpec { spec, literal, literal_queryable })
 }
 

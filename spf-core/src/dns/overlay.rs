@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::dns::{Answer, Lookup, LookupResult, RecordType, Records, TxtRecords};
-use crate::record::is_spf1;
-
-use super::txt::{NotSpf, classify};
+use super::{Answer, Lookup, LookupResult, QueryBudget, RecordType, Records, TxtRecords};
+use crate::record::{NotSpf, classify, is_spf1};
 
 /// Largest TXT character-string: a draft is served split at this size, as
 /// it would have to be published.
@@ -22,7 +20,7 @@ const STRING_SIZE: usize = 255;
 ///
 /// ```
 /// use spf_core::dns::Zone;
-/// use spf_core::lint::Overlay;
+/// use spf_core::dns::Overlay;
 /// use spf_core::{CheckOptions, Evaluator, SpfResult};
 ///
 /// let zone = Zone::from_master_str("example.com. 300 TXT \"v=spf1 ip4:192.0.2.1 -all\"\n", "<doc>")?;
@@ -93,5 +91,13 @@ impl<L: Lookup> Lookup for Overlay<L> {
             _ => (Vec::new(), 0),
         };
         Ok(Answer { records: Records::Txt(Arc::new(draft_txt(&self.record, &others))), ttl })
+    }
+
+    async fn lookup_charged(&self, name: &str, rtype: RecordType, budget: &QueryBudget) -> LookupResult {
+        let plain = name.strip_suffix('.').unwrap_or(name);
+        if rtype != RecordType::Txt || !plain.eq_ignore_ascii_case(&self.domain) {
+            return self.upstream.lookup_charged(name, rtype, budget).await;
+        }
+        self.lookup(name, rtype).await
     }
 }

@@ -1,0 +1,287 @@
+//! What a check returns: the result, the reason for an error, the term that
+//! decided it, the lookups spent, the trace.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::TraceEvent;
+use crate::dns::{RecordType, TempFailure};
+use crate::input::{CheckRequest, Identity};
+use crate::record::ParseError;
+
+/// The seven SPF results (RFC 7208 §2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpfResult {
+    /// No SPF record, or the domain could not be checked (§2.6.1).
+    None,
+    /// The record says nothing about the client (§2.6.2).
+    Neutral,
+    /// The client is authorized (§2.6.3).
+    Pass,
+    /// The client is not authorized (§2.6.4).
+    Fail,
+    /// Probably not authorized (§2.6.5).
+    SoftFail,
+    /// A transient (DNS) error (§2.6.6).
+    TempError,
+    /// The record could not be interpreted (§2.6.7).
+    PermError,
+}
+
+impl SpfResult {
+    /// The result's name as RFC 7208 writes it, lower case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpfResult::None => "none",
+            SpfResult::Neutral => "neutral",
+            SpfResult::Pass => "pass",
+            SpfResult::Fail => "fail",
+            SpfResult::SoftFail => "softfail",
+            SpfResult::TempError => "temperror",
+            SpfResult::PermError => "permerror",
+        }
+    }
+
+    /// All seven results.
+    pub const ALL: [SpfResult; 7] = [
+        SpfResult::None,
+        SpfResult::Neutral,
+        SpfResult::Pass,
+        SpfResult::Fail,
+        SpfResult::SoftFail,
+        SpfResult::TempError,
+        SpfResult::PermError,
+    ];
+}
+
+impl fmt::Display for SpfResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SpfResult {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        SpfResult::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s)).ok_or(())
+    }
+}
+
+/// Which limit of §4.6.4 was exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// More DNS-querying terms than allowed (default 10).
+    DnsTerms,
+    /// More void lookups than allowed (default 2).
+    VoidLookups,
+    /// An `mx` term whose MX answer has more names than allowed (default 10).
+    MxNames,
+    /// More DNS questions on the wire than one check may send
+    /// ([`Limits::max_queries`], default 160): long CNAME chains answered
+    /// one hop at a time.
+    Queries,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::DnsTerms => "DNS-querying term limit",
+            LimitKind::VoidLookups => "void lookup limit",
+            LimitKind::MxNames => "MX name limit",
+            LimitKind::Queries => "DNS query limit",
+        })
+    }
+}
+
+/// Why a check ended in `permerror`, `temperror` or `none`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The domain is not a valid multi-label domain name (§4.3) -> `none`.
+    InvalidDomain {
+        /// The domain as given.
+        domain: String,
+    },
+    /// No SPF record at the domain -> `none` (or `permerror` via include/redirect).
+    NoRecord {
+        /// The domain.
+        domain: String,
+    },
+    /// More than one SPF record (§4.5) -> `permerror`.
+    MultipleRecords {
+        /// The domain.
+        domain: String,
+        /// How many.
+        count: usize,
+    },
+    /// A syntax error in the record (§4.6) -> `permerror`.
+    Syntax {
+        /// The domain whose record is invalid.
+        domain: String,
+        /// The error.
+        error: ParseError,
+    },
+    /// A processing limit of §4.6.4 was exceeded -> `permerror`.
+    Limit {
+        /// Which limit.
+        limit: LimitKind,
+        /// The configured maximum.
+        max: u32,
+        /// The term that went over it.
+        term: String,
+        /// The domain whose record holds the term.
+        domain: String,
+    },
+    /// `include:` target has no SPF record (§5.2) -> `permerror`.
+    IncludeNone {
+        /// The term.
+        term: String,
+        /// The target domain.
+        target: String,
+    },
+    /// `redirect=` target has no SPF record or is malformed (§6.1) -> `permerror`.
+    RedirectNone {
+        /// The target domain.
+        target: String,
+    },
+    /// A DNS query failed temporarily (§2.6.6) -> `temperror`.
+    Dns {
+        /// The name queried.
+        name: String,
+        /// The record type.
+        rtype: RecordType,
+        /// What went wrong.
+        failure: TempFailure,
+    },
+    /// The per-check deadline passed -> `temperror`.
+    Deadline,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::InvalidDomain { domain } => {
+                write!(f, "{domain:?} is not a valid multi-label domain name (RFC 7208 4.3)")
+            }
+            Reason::NoRecord { domain } => write!(f, "no SPF record at {domain}"),
+            Reason::MultipleRecords { domain, count } => {
+                write!(f, "{count} SPF records at {domain} (RFC 7208 4.5 allows one)")
+            }
+            Reason::Syntax { domain, error } => write!(f, "invalid SPF record at {domain}: {error}"),
+            Reason::Limit { limit, max, term, domain } => {
+                write!(f, "{limit} of {max} exceeded at {term:?} in the record of {domain} (RFC 7208 4.6.4)")
+            }
+            Reason::IncludeNone { term, target } => {
+                write!(f, "{term:?}: {target} has no SPF record (RFC 7208 5.2)")
+            }
+            Reason::RedirectNone { target } => {
+                write!(f, "redirect target {target} has no SPF record (RFC 7208 6.1)")
+            }
+            Reason::Dns { name, rtype, failure } => {
+                write!(f, "DNS {rtype} lookup of {name} failed: {failure}")
+            }
+            Reason::Deadline => f.write_str("the check exceeded its deadline"),
+        }
+    }
+}
+
+/// The term that decided a result, and where it stood.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Matched {
+    /// The term as it prints (e.g. `-all`, `include:_spf.example.com`).
+    pub term: Arc<str>,
+    /// The domain whose record holds it.
+    pub domain: Arc<str>,
+}
+
+/// Everything a check found out: the result and why.
+///
+/// Made by a check; fields are public to read (and to adjust, e.g. in a
+/// local policy); new ones may be added, so outside this crate an
+/// `Evaluation` is built with [`Evaluation::new`].
+#[derive(Clone, Debug, serde::Serialize)]
+#[non_exhaustive]
+pub struct Evaluation {
+    /// The SPF result.
+    pub result: SpfResult,
+    /// Which identity was checked.
+    pub identity: Identity,
+    /// The client IP (IPv4-mapped IPv6 given as IPv4, §4.1/§5).
+    pub ip: IpAddr,
+    /// `<sender>` as checked (`postmaster@<helo>` for a null reverse-path).
+    pub sender: String,
+    /// The HELO/EHLO name, if known.
+    pub helo: Option<String>,
+    /// `<domain>`: the domain checked (lower case, no trailing dot).
+    pub domain: Arc<str>,
+    /// The explanation, on `fail` (§6.2): the `exp=` text expanded, or the
+    /// configured default.
+    pub explanation: Option<String>,
+    /// The mechanism that matched (none when the default result applied).
+    pub matched: Option<Matched>,
+    /// Why the result is an error or `none`.
+    pub reason: Option<Reason>,
+    /// DNS-querying terms evaluated (§4.6.4), across includes and redirects.
+    pub dns_lookups: u32,
+    /// Void lookups counted (§4.6.4).
+    pub void_lookups: u32,
+    /// DNS questions this check put on the wire (its own and its
+    /// speculative ones, CNAME hops included; answers from the cache are
+    /// free). At most [`Limits::max_queries`].
+    pub dns_queries: u32,
+    /// Each step, in order. Empty when tracing is off.
+    pub trace: Vec<TraceEvent>,
+}
+
+impl Evaluation {
+    /// An evaluation of `request` with `result` and nothing else known (no
+    /// matched term, no reason, no lookups): the start of one built by
+    /// hand, e.g. in tests of header rendering.
+    pub fn new(request: &CheckRequest, result: SpfResult) -> Evaluation {
+        Evaluation {
+            result,
+            identity: request.identity(),
+            ip: request.ip(),
+            sender: request.sender().to_string(),
+            helo: (!request.helo_name().is_empty()).then(|| request.helo_name().to_string()),
+            domain: Arc::clone(request.domain()),
+            explanation: None,
+            matched: None,
+            reason: None,
+            dns_lookups: 0,
+            void_lookups: 0,
+            dns_queries: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    /// The `temperror` of a check that ran past its deadline
+    /// ([`Reason::Deadline`]), for callers that put their own deadline
+    /// around an evaluation.
+    pub fn deadline_exceeded(request: &CheckRequest) -> Evaluation {
+        Evaluation { reason: Some(Reason::Deadline), ..Evaluation::new(request, SpfResult::TempError) }
+    }
+
+    /// The domain whose record decided the result: the domain of the
+    /// matched term's record, or the checked domain when no term matched
+    /// (a default result, an error, `none`).
+    pub fn deciding_domain(&self) -> &str {
+        self.matched.as_ref().map_or(&self.domain, |m| &m.domain)
+    }
+
+    /// The receiver's textual summary of why the result came out as it did.
+    pub fn summary(&self) -> String {
+        match (&self.reason, &self.matched) {
+            (Some(r), _) => r.to_string(),
+            (None, Some(m)) => format!("matched {} in the record of {}", m.term, m.domain),
+            (None, None) if self.result == SpfResult::Neutral => {
+                "no mechanism matched; default result neutral (RFC 7208 4.7)".to_string()
+            }
+            (None, None) => String::new(),
+        }
+    }
+}
