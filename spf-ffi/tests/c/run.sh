@@ -39,6 +39,9 @@ slow.test.  IN TXT "v=spf1 +all"
 outer.test. IN TXT "v=spf1 -all"
 ZONE
 coproc testdns { "$target/debug/spf-testdns" --zone "$out/slow.zone" --listen 127.0.0.1:0 --delay-ms 100; }
+# Bash unsets the coprocess variables once it exits: keep what we need.
+testdns_pid="$testdns_PID"
+testdns_in="${testdns[1]}"
 read -r _ _ nameserver <&"${testdns[0]}"
 for test in blocking_callbacks; do
     cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
@@ -46,8 +49,8 @@ for test in blocking_callbacks; do
     if "${valgrind[@]}" "$out/$test" "$nameserver"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $test"; fi
 done
 # Closing its standard input stops the server.
-exec {testdns[1]}>&-
-wait "$testdns_PID" || true
+exec {testdns_in}>&-
+wait "$testdns_pid" || true
 
 # The static library links into a program on its own.
 cc "${cflags[@]}" spf-ffi/tests/c/results.c -o "$out/results-static" "$lib/libfastspf.a" -lpthread -ldl -lm
