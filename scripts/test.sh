@@ -28,6 +28,9 @@ fi
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "spf-core's modules depend one way (the direction at the top of spf-core/src/lib.rs)"
+python3 scripts/module_deps.py
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use spf_core::dns::cache::ManualClock;
+use crate::ManualClock;
 use spf_core::dns::{
     Answer, Cache, CacheConfig, Lookup, LookupError, LookupResult, RecordType, Records, TempFailure,
     TxtRecords,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spf_core::dns::cache::ManualClock;
+use crate::ManualClock;
 use spf_core::dns::{Cache, CacheConfig, TempFailure};
 use spf_core::dns::{ResolverSettings, parse_nameserver};
 use spf_core::{CheckOptions, Checker, CheckerConfig, DnsSource, Evaluation, Reason, SpfResult};

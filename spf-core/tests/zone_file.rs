@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use spf_core::dns::zone::{ChainEnd, CnameHop, MAX_CNAME_HOPS, name_labels, name_text};
+use spf_core::dns::{ChainEnd, CnameHop, MAX_CNAME_HOPS, name_labels, name_text};
 use spf_core::dns::{Lookup, LookupError, LookupResult, RecordType, Records, TempFailure, Zone};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {

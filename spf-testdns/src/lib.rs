@@ -31,7 +31,7 @@
 //! [`TestDns::partial_cnames_all`]: answer an alias with its first CNAME
 //! record only, so that the client must ask for every hop itself. Hostile
 //! zone data (CNAME loops, chains longer than
-//! [`spf_core::dns::zone::MAX_CNAME_HOPS`]) needs no switch: the server
+//! [`spf_core::dns::MAX_CNAME_HOPS`]) needs no switch: the server
 //! answers it within its bounds.
 //!
 //! # Query log
@@ -60,13 +60,13 @@ use hickory_server::proto::rr::{Name, RData, Record, RecordType as HType};
 use hickory_server::proto::serialize::binary::{BinDecodable as _, BinDecoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use spf_core::dns::zone::{ChainEnd, CnameHop, name_labels, name_text};
+use spf_core::dns::{ChainEnd, CnameHop, name_labels, name_text};
 use spf_core::dns::{LookupError, RecordType, Records, Zone};
 
 /// Most CNAME records in one answer. Chains in the zone may be longer or
 /// loop; the answer stops here and the client asks again from the last
 /// target. 16 is what a server needs to answer any chain a resolver
-/// accepts ([`spf_core::dns::zone::MAX_CNAME_HOPS`] is 8) in one go.
+/// accepts ([`spf_core::dns::MAX_CNAME_HOPS`] is 8) in one go.
 pub const MAX_ANSWER_CNAMES: usize = 16;
 /// Queries kept in the log. Tests send hundreds; a server run by hand (or
 /// by a benchmark) for hours must not grow without bound.
@@ -131,7 +131,7 @@ fn describe(error: &std::io::Error) -> String {
 #[non_exhaustive]
 pub struct Seen {
     /// The name asked, ASCII in lower case, no trailing dot (in the text
-    /// form of [`spf_core::dns::zone::name_text`]).
+    /// form of [`spf_core::dns::name_text`]).
     pub name: String,
     /// The type asked (`TXT`, `A`, `CNAME`, ...).
     pub rtype: String,

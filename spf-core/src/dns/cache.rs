@@ -1,6 +1,19 @@
 //! The shared DNS cache: sharded, TTL-aware, bounded by entries and bytes,
 //! with negative caching (RFC 2308) and single-flight upstream queries.
 //!
+//! Why it is written here rather than taken from a caching crate: a check
+//! needs, in one structure and on one lock per shard, (1) single-flight:
+//! every lookup that misses while a query is in flight waits for that query,
+//! and a waiter takes over when the one asking is cancelled, and the last
+//! one out removes the query (drop guards), so nothing leaks; (2) a bound in
+//! bytes, with the parsed SPF record counted, not only in entries; (3)
+//! negative and temporary-failure entries with their own TTL rules; (4) the
+//! speculation counters that tell a speculative query from a used one; and
+//! (5) a warm hit that costs one hash, one shard lock and an `Arc` clone.
+//! General caches give (2) or (5) but not single-flight with cancellation;
+//! async single-flight crates do not bound bytes. Measure before
+//! "simplifying" it (`cargo bench -p spf-benches`, `footprint` example).
+//!
 //! One [`Cache`] is meant to be shared (`Arc`) by every checker of a process:
 //! a busy MTA then sends each distinct (name, type) query once per TTL, not
 //! once per message. TXT answers carry their parsed SPF record
@@ -23,8 +36,8 @@ use tokio::sync::OnceCell;
 use super::prefetch::{BoxedLookup, PrefetchSource, Prefetcher};
 use super::{Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
 
-/// Where the cache reads the time. Tests use [`ManualClock`] so that TTL
-/// expiry is tested without sleeping.
+/// Where the cache reads the time ([`SystemClock`] unless told otherwise:
+/// tests move a clock of their own to test TTL expiry without sleeping).
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current instant.
     fn now(&self) -> Instant;
@@ -76,37 +89,6 @@ fn coarse_now() -> Option<Duration> {
 #[cfg(not(target_os = "linux"))]
 fn coarse_now() -> Option<Duration> {
     None
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<Instant>,
-}
-
-impl ManualClock {
-    /// A clock standing at the current instant.
-    pub fn new() -> ManualClock {
-        ManualClock { now: Mutex::new(Instant::now()) }
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
-    }
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock::new()
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// Cache sizing and TTL policy.

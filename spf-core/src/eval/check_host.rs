@@ -11,7 +11,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use smallvec::SmallVec;
 
-use super::mechanisms::TermOutcome;
 use super::speculate::Plan;
 use super::target::{Via, expand_target, macro_vars, static_match};
 use super::{CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, trace};
@@ -174,6 +173,17 @@ impl Outcome {
     pub(super) fn error(result: SpfResult, reason: Reason) -> Outcome {
         Outcome { result, reason: Some(reason), matched: None, exp_from: None }
     }
+}
+
+/// A mechanism's outcome.
+pub(super) enum TermOutcome {
+    Match,
+    NoMatch,
+    Error(SpfResult, Reason),
+}
+
+pub(super) fn bool_outcome(matched: bool) -> TermOutcome {
+    if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
 }
 
 /// The state of one check.

@@ -6,24 +6,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::check_host::Run;
+use super::check_host::{Run, TermOutcome, bool_outcome};
 use super::target::{in_v4, in_v6, static_match};
 use super::{LimitKind, Reason, SpfResult, TraceEvent, VoidCounting};
 use crate::dns::{Answer, Lookup, LookupError, RecordType, Records};
 use crate::input::{is_subdomain, valid_name};
 use crate::macros::write_dotted_ip;
 use crate::record::{Directive, DomainSpec, DualCidr, Mechanism};
-
-/// A mechanism's outcome.
-pub(super) enum TermOutcome {
-    Match,
-    NoMatch,
-    Error(SpfResult, Reason),
-}
-
-pub(super) fn bool_outcome(matched: bool) -> TermOutcome {
-    if matched { TermOutcome::Match } else { TermOutcome::NoMatch }
-}
 
 impl<L: Lookup> Run<'_, L> {
     /// Evaluates one mechanism other than `include` (§5).

@@ -2,8 +2,11 @@
 //! evaluation loop, the mechanisms, the explanation, speculation, traces.
 //!
 //! Inside, `target` (expansion of domain-specs, address matching, `Via`) is
-//! used by the evaluation (`check_host`, `mechanisms`, `explanation`) and by
-//! `speculate`, which do not use each other's insides.
+//! used by the evaluation and by `speculate`, which do not use each other.
+//! The evaluation is the state of one check (`Run`, in `check_host`, with
+//! the frame loop of §4) and its methods for the mechanisms of §5
+//! (`mechanisms`) and the explanation of §6.2 (`explanation`), which build
+//! on `check_host` and are called as its methods.
 
 mod check_host;
 mod explanation;
