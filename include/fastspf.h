@@ -144,6 +144,63 @@ typedef struct fastspf_lint fastspf_lint;
 typedef struct fastspf_result fastspf_result;
 
 /**
+ * The counters of a checker's cache, from `fastspf_checker_cache_stats`.
+ * Counters count from the checker's creation; `entries`, `bytes` and
+ * `inflight` are what the cache holds now. A plain struct the caller owns
+ * (on its stack, say); fields are only ever added at the end.
+ */
+typedef struct {
+  /**
+   * Lookups answered from the cache.
+   */
+  uint64_t hits;
+  /**
+   * Queries sent to DNS: lookups that missed and did not join the same
+   * query in flight (speculative queries included).
+   */
+  uint64_t misses;
+  /**
+   * Lookups that found the same query in flight and waited for it.
+   */
+  uint64_t coalesced;
+  /**
+   * Entries dropped because their TTL ran out.
+   */
+  uint64_t expirations;
+  /**
+   * Entries dropped to stay within the entry or byte bound.
+   */
+  uint64_t evictions;
+  /**
+   * Entries held now.
+   */
+  uint64_t entries;
+  /**
+   * Approximate bytes held now.
+   */
+  uint64_t bytes;
+  /**
+   * Queries sent speculatively, before a check asked for them (see
+   * `fastspf_config_set_speculation`); part of `misses`.
+   */
+  uint64_t speculative_queries;
+  /**
+   * Speculative answers a check then read; `speculative_queries -
+   * speculative_used` were wasted (or are not read yet).
+   */
+  uint64_t speculative_used;
+  /**
+   * Queries in flight now.
+   */
+  uint64_t inflight;
+  /**
+   * Queries given up before their answer came because every lookup
+   * waiting for them was dropped (a check's deadline).
+   */
+  uint64_t abandoned;
+} fastspf_cache_stats;
+
+/**
  * Called with the result of an asynchronous check.
  *
  * Runs on one of the checker's callback threads (named "fastspf-dns"),
@@ -183,6 +240,25 @@ fastspf_status fastspf_checker_new(const fastspf_config *config, fastspf_checker
  * checker or asynchronous checks are pending. NULL is a no-op.
  */
 void fastspf_checker_free(fastspf_checker *checker);
+
+/**
+ * Reads the counters of the checker's cache into `*out`: the one cache its
+ * checks (blocking and asynchronous) and `fastspf_checker_lint` share.
+ * Cheap; from any thread, at any time.
+ *
+ * `size` is `sizeof(fastspf_cache_stats)` as the caller was compiled:
+ * fields a newer library has and the caller's header lacks are not
+ * written; fields the caller's (newer) header has and the library lacks
+ * are set to 0. `*out` is written only on FASTSPF_STATUS_OK and belongs to
+ * the caller.
+ *
+ * FASTSPF_STATUS_NULL_ARGUMENT for a NULL `checker` or `out`;
+ * FASTSPF_STATUS_INVALID_ARGUMENT when `size` is smaller than the first
+ * version of the struct (88 bytes) or larger than 4096.
+ */
+fastspf_status fastspf_checker_cache_stats(const fastspf_checker *checker,
+                                           fastspf_cache_stats *out,
+                                           size_t size);
 
 /**
  * Checks the MAIL FROM identity, blocking the calling thread until the
@@ -237,11 +313,14 @@ fastspf_status fastspf_checker_check_helo_async(const fastspf_checker *checker,
                                                 void *user_data);
 
 /**
- * Creates a configuration with the defaults: the system's resolvers
+ * Creates a configuration with spf-core's defaults
+ * (`CheckerConfig::default()`), except tracing, which is off (C cannot
+ * read a trace). The defaults of this version: the system's resolvers
  * (/etc/resolv.conf), 5 s per DNS answer, 2 attempts, a 20 s deadline per
  * check, a cache of 100,000 entries and 64 MiB, RFC 7208 limits (10 DNS
- * lookups, 2 void lookups), no receiver name, tracing off, speculative
- * lookups on (at most 30 per check).
+ * lookups, 2 void lookups), no receiver name, speculative lookups on (at
+ * most 30 per check). Each `fastspf_config_set_*` call changes only what
+ * it names.
  * `*out` receives it; free it with `fastspf_config_free`.
  */
 fastspf_status fastspf_config_new(fastspf_config **out);
@@ -268,40 +347,46 @@ fastspf_status fastspf_config_add_zone_file(fastspf_config *config, const char *
 
 /**
  * Sets how long to wait for each DNS answer (milliseconds, 1 to 3,600,000;
- * default 5000) and how many tries each query gets (1 to 10; default 2).
+ * spf-core's default 5000) and how many tries each query gets (1 to 10;
+ * spf-core's default 2). Both ignored when zone files are given.
  */
 fastspf_status fastspf_config_set_timeout(fastspf_config *config,
                                           uint32_t timeout_ms,
                                           uint32_t attempts);
 
 /**
- * Sets the most time one check may take, in milliseconds (default 20000,
- * RFC 7208 §4.6.4 asks for at least 20 s); past it the result is temperror.
+ * Sets the most time one check (or `fastspf_checker_lint`) may take, in
+ * milliseconds (spf-core's default 20000: RFC 7208 §4.6.4 asks for at
+ * least 20 s); past it the result is temperror. 0 is
+ * FASTSPF_STATUS_INVALID_ARGUMENT.
  */
 fastspf_status fastspf_config_set_deadline(fastspf_config *config, uint32_t deadline_ms);
 
 /**
  * Sizes the checker's DNS cache: at most `entries` answers and about
- * `bytes` bytes (defaults 100,000 and 64 MiB). Both must be nonzero.
+ * `bytes` bytes (spf-core's defaults 100,000 and 64 MiB). Both must be
+ * nonzero.
  */
 fastspf_status fastspf_config_set_cache(fastspf_config *config, size_t entries, size_t bytes);
 
 /**
- * Sets the RFC 7208 §4.6.4 limits: DNS-querying terms per check (default
- * 10) and void lookups (default 2). Other values break conformance; they
- * exist for experiments. Both must be at least 1 and at most 1000.
+ * Sets the RFC 7208 §4.6.4 limits: DNS-querying terms per check
+ * (spf-core's default 10, the RFC's) and void lookups (default 2, the
+ * RFC's). Other values break conformance; they exist for experiments.
+ * Both must be at least 1 and at most 1000.
  */
 fastspf_status fastspf_config_set_limits(fastspf_config *config,
                                          uint32_t dns_lookups,
                                          uint32_t void_lookups);
 
 /**
- * Turns speculative lookups on or off (default on) and caps how many one
- * check may start (`max_lookups`, 1 to 1000; default 30; ignored when
- * `enabled` is 0). When a check has to fetch a record, the lookups its
- * `include`, `redirect`, `a` and `mx` terms will need start at once, so a
- * first-seen sender costs the depth of its record tree in round trips, not
- * the number of its queries. Results are the same either way.
+ * Turns speculative lookups on or off (spf-core's default on) and caps how
+ * many one check may start (`max_lookups`, 1 to 1000; spf-core's default
+ * 30; ignored, and the cap left as it was, when `enabled` is false). When
+ * a check has to fetch a record, the lookups its `include`, `redirect`,
+ * `a` and `mx` terms will need start at once, so a first-seen sender costs
+ * the depth of its record tree in round trips, not the number of its
+ * queries. Results are the same either way.
  */
 fastspf_status fastspf_config_set_speculation(fastspf_config *config,
                                               bool enabled,
@@ -314,9 +399,37 @@ fastspf_status fastspf_config_set_speculation(fastspf_config *config,
 fastspf_status fastspf_config_set_receiver(fastspf_config *config, const char *receiver);
 
 /**
+ * Lints an SPF record through `checker`: its DNS, its cache (shared with
+ * its checks: the answers a lint fetches are cached for the checks that
+ * follow, and the other way round), its lookup limits and its deadline
+ * (what is not known by then is reported as "analysis-truncated").
+ * Blocks until done. The form for a program that holds a checker (a
+ * milter checking a domain it is about to see mail from, an admin command
+ * of a daemon); `fastspf_lint_run` is the stand-alone form.
+ *
+ * `domain` and `record` as for `fastspf_lint_run`. `*out` receives the
+ * result; free it with `fastspf_lint_free`.
+ *
+ * FASTSPF_STATUS_NULL_ARGUMENT for a NULL `checker` or `out`;
+ * FASTSPF_STATUS_INVALID_ARGUMENT when both `domain` and `record` are
+ * NULL; FASTSPF_STATUS_INVALID_UTF8. Safe to call from any thread, at the
+ * same time as checks, and from a callback of an asynchronous check.
+ */
+fastspf_status fastspf_checker_lint(const fastspf_checker *checker,
+                                    const char *domain,
+                                    const char *record,
+                                    fastspf_lint **out);
+
+/**
  * Lints an SPF record, blocking until done (at most the configuration's
  * deadline; what is not known by then is reported as
  * "analysis-truncated").
+ *
+ * The stand-alone form, for a program without a checker (a command-line
+ * tool): each call reads the configuration's zone files, sets up a
+ * resolver and a thread of its own, and fetches every answer anew (no
+ * cache). A program that holds a checker calls `fastspf_checker_lint`,
+ * which uses the checker's DNS and shares its cache.
  *
  * With `record` NULL, lints the record `domain` publishes. With a
  * `record` text, lints that draft as if published at `domain` (the rest of

@@ -194,8 +194,11 @@ local function main()
   end
   eom(conn)
   ar = mt.getheader(conn, "Authentication-Results", 0)
-  want = "mx.receiver.example;\n\tspf=temperror reason="
-  if ar == nil or ar:sub(1, #want) ~= want or not ar:find("smtp.mailfrom=alice@broken.demo.example", 1, true) then
+  -- The library folds long entries (a line feed before a space): compare
+  -- the unfolded field.
+  local unfolded = ar and (ar:gsub("\n", ""))
+  want = "mx.receiver.example;\tspf=temperror reason="
+  if unfolded == nil or unfolded:sub(1, #want) ~= want or not unfolded:find("smtp.mailfrom=alice@broken.demo.example", 1, true) then
     error("-e accept: Authentication-Results is " .. tostring(ar))
   end
   mt.echo("-e accept: temperror accepted, Authentication-Results spf=temperror added")

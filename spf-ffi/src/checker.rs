@@ -1,12 +1,11 @@
 //! `fastspf_checker`: created once, shared by every thread.
 
 use std::ffi::{c_char, c_void};
-use std::panic::AssertUnwindSafe;
 
 use spf_core::Checker;
 
-use crate::boundary::{guard, text, text_or_empty, write_out};
-use crate::config::{config_ref, fastspf_config};
+use crate::boundary::{Handle, guard, guard_value, non_null, text, text_or_empty};
+use crate::config::fastspf_config;
 use crate::result::{ResultObj, fastspf_result};
 use crate::status::fastspf_status;
 
@@ -19,14 +18,9 @@ pub struct fastspf_checker {
     _private: [u8; 0],
 }
 
-/// # Safety
-/// `checker` is NULL or a live `fastspf_checker`.
-unsafe fn checker_ref<'a>(checker: *const fastspf_checker) -> Result<&'a Checker, fastspf_status> {
-    if checker.is_null() {
-        return Err(fastspf_status::NullArgument);
-    }
-    // SAFETY: created by fastspf_checker_new as a Box<Checker>.
-    Ok(unsafe { &*checker.cast::<Checker>() })
+// SAFETY: a zero-sized type declared for C, never created by Rust.
+unsafe impl Handle for fastspf_checker {
+    type Rust = Checker;
 }
 
 /// Creates a checker from `config` (which is only read, and may be freed
@@ -39,13 +33,10 @@ pub unsafe extern "C" fn fastspf_checker_new(
     out: *mut *mut fastspf_checker,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_ref(config)? };
-        if out.is_null() {
-            return Err(fastspf_status::NullArgument);
-        }
+        let config = unsafe { fastspf_config::get(config)? };
+        non_null!(out);
         let checker = Checker::new(config.checker_config()?).map_err(|_| fastspf_status::Setup)?;
-        let raw = Box::into_raw(Box::new(checker)).cast::<fastspf_checker>();
-        unsafe { write_out(out, raw) }
+        unsafe { fastspf_checker::give(out, checker) }
     })
 }
 
@@ -53,13 +44,125 @@ pub unsafe extern "C" fn fastspf_checker_new(
 /// checker or asynchronous checks are pending. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_checker_free(checker: *mut fastspf_checker) {
-    let _ = guard(|| {
-        if !checker.is_null() {
-            // SAFETY: created by fastspf_checker_new; the caller gives it up.
-            drop(unsafe { Box::from_raw(checker.cast::<Checker>()) });
+    guard_value((), || unsafe { fastspf_checker::free(checker) })
+}
+
+/// The counters of a checker's cache, from `fastspf_checker_cache_stats`.
+/// Counters count from the checker's creation; `entries`, `bytes` and
+/// `inflight` are what the cache holds now. A plain struct the caller owns
+/// (on its stack, say); fields are only ever added at the end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct fastspf_cache_stats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Queries sent to DNS: lookups that missed and did not join the same
+    /// query in flight (speculative queries included).
+    pub misses: u64,
+    /// Lookups that found the same query in flight and waited for it.
+    pub coalesced: u64,
+    /// Entries dropped because their TTL ran out.
+    pub expirations: u64,
+    /// Entries dropped to stay within the entry or byte bound.
+    pub evictions: u64,
+    /// Entries held now.
+    pub entries: u64,
+    /// Approximate bytes held now.
+    pub bytes: u64,
+    /// Queries sent speculatively, before a check asked for them (see
+    /// `fastspf_config_set_speculation`); part of `misses`.
+    pub speculative_queries: u64,
+    /// Speculative answers a check then read; `speculative_queries -
+    /// speculative_used` were wasted (or are not read yet).
+    pub speculative_used: u64,
+    /// Queries in flight now.
+    pub inflight: u64,
+    /// Queries given up before their answer came because every lookup
+    /// waiting for them was dropped (a check's deadline).
+    pub abandoned: u64,
+}
+
+impl From<spf_core::dns::CacheStats> for fastspf_cache_stats {
+    fn from(stats: spf_core::dns::CacheStats) -> Self {
+        // Every field named: a counter the core adds fails to compile here
+        // until C has it too.
+        let spf_core::dns::CacheStats {
+            hits,
+            misses,
+            coalesced,
+            expirations,
+            evictions,
+            entries,
+            bytes,
+            speculative_queries,
+            speculative_used,
+            inflight,
+            abandoned,
+        } = stats;
+        fastspf_cache_stats {
+            hits,
+            misses,
+            coalesced,
+            expirations,
+            evictions,
+            entries,
+            bytes,
+            speculative_queries,
+            speculative_used,
+            inflight,
+            abandoned,
+        }
+    }
+}
+
+/// The size of `fastspf_cache_stats` in its first version (through
+/// `abandoned`): the least `fastspf_checker_cache_stats` accepts, so that
+/// programs built against this header keep working when fields are added.
+const CACHE_STATS_FIRST_SIZE: usize = std::mem::offset_of!(fastspf_cache_stats, abandoned) + size_of::<u64>();
+/// The most `fastspf_checker_cache_stats` accepts: 512 counters, far more
+/// than a newer header will have; a larger `size` is a wrong argument
+/// (a length of something else, a negative number), and would have the
+/// library zero that much of the caller's memory.
+const CACHE_STATS_MAX_SIZE: usize = 4096;
+
+/// Reads the counters of the checker's cache into `*out`: the one cache its
+/// checks (blocking and asynchronous) and `fastspf_checker_lint` share.
+/// Cheap; from any thread, at any time.
+///
+/// `size` is `sizeof(fastspf_cache_stats)` as the caller was compiled:
+/// fields a newer library has and the caller's header lacks are not
+/// written; fields the caller's (newer) header has and the library lacks
+/// are set to 0. `*out` is written only on FASTSPF_STATUS_OK and belongs to
+/// the caller.
+///
+/// FASTSPF_STATUS_NULL_ARGUMENT for a NULL `checker` or `out`;
+/// FASTSPF_STATUS_INVALID_ARGUMENT when `size` is smaller than the first
+/// version of the struct (88 bytes) or larger than 4096.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_checker_cache_stats(
+    checker: *const fastspf_checker,
+    out: *mut fastspf_cache_stats,
+    size: usize,
+) -> fastspf_status {
+    guard(|| {
+        let checker = unsafe { fastspf_checker::get(checker)? };
+        non_null!(out);
+        if !(CACHE_STATS_FIRST_SIZE..=CACHE_STATS_MAX_SIZE).contains(&size) {
+            return Err(fastspf_status::InvalidArgument);
+        }
+        let stats = fastspf_cache_stats::from(checker.cache_stats());
+        let ours = size_of::<fastspf_cache_stats>();
+        let out = out.cast::<u8>();
+        // SAFETY: C promises `out` is valid for `size` bytes; copying bytes
+        // needs no alignment, and the struct has no padding (all u64).
+        unsafe {
+            std::ptr::copy_nonoverlapping((&raw const stats).cast::<u8>(), out, size.min(ours));
+            if size > ours {
+                out.add(ours).write_bytes(0, size - ours);
+            }
         }
         Ok(())
-    });
+    })
 }
 
 /// Hands an evaluation to C as a new result.
@@ -69,8 +172,8 @@ fn deliver(
     out: *mut *mut fastspf_result,
 ) -> Result<(), fastspf_status> {
     let result = ResultObj::new(eval, checker.options().receiver.as_deref());
-    // SAFETY: the callers checked `out` for NULL; C promises it is writable.
-    unsafe { write_out(out, result.into_raw()) }
+    // SAFETY: C promises `out` is NULL or writable.
+    unsafe { fastspf_result::give(out, result) }
 }
 
 /// Checks the MAIL FROM identity, blocking the calling thread until the
@@ -90,13 +193,11 @@ pub unsafe extern "C" fn fastspf_checker_check(
     out: *mut *mut fastspf_result,
 ) -> fastspf_status {
     guard(|| {
-        let checker = unsafe { checker_ref(checker)? };
+        let checker = unsafe { fastspf_checker::get(checker)? };
         let ip = unsafe { text(ip)? };
         let mail_from = unsafe { text_or_empty(mail_from)? };
         let helo = unsafe { text_or_empty(helo)? };
-        if out.is_null() {
-            return Err(fastspf_status::NullArgument);
-        }
+        non_null!(out);
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
         deliver(checker, checker.check_blocking(ip, mail_from, helo), out)
     })
@@ -112,12 +213,10 @@ pub unsafe extern "C" fn fastspf_checker_check_helo(
     out: *mut *mut fastspf_result,
 ) -> fastspf_status {
     guard(|| {
-        let checker = unsafe { checker_ref(checker)? };
+        let checker = unsafe { fastspf_checker::get(checker)? };
         let ip = unsafe { text(ip)? };
         let helo = unsafe { text(helo)? };
-        if out.is_null() {
-            return Err(fastspf_status::NullArgument);
-        }
+        non_null!(out);
         let ip = spf_core::parse_ip(ip).map_err(|_| fastspf_status::InvalidIp)?;
         deliver(checker, checker.check_helo_blocking(ip, helo), out)
     })
@@ -163,7 +262,7 @@ pub unsafe extern "C" fn fastspf_checker_check_async(
     user_data: *mut c_void,
 ) -> fastspf_status {
     guard(|| {
-        let checker = unsafe { checker_ref(checker)? };
+        let checker = unsafe { fastspf_checker::get(checker)? };
         let callback = callback.ok_or(fastspf_status::NullArgument)?;
         let ip = unsafe { text(ip)? };
         let mail_from = unsafe { text_or_empty(mail_from)? }.to_string();
@@ -191,7 +290,7 @@ pub unsafe extern "C" fn fastspf_checker_check_helo_async(
     user_data: *mut c_void,
 ) -> fastspf_status {
     guard(|| {
-        let checker = unsafe { checker_ref(checker)? };
+        let checker = unsafe { fastspf_checker::get(checker)? };
         let callback = callback.ok_or(fastspf_status::NullArgument)?;
         let ip = unsafe { text(ip)? };
         let helo = unsafe { text(helo)? }.to_string();
@@ -213,10 +312,25 @@ fn deliver_async(
     receiver: Option<String>,
 ) {
     let (status, result) = match outcome {
-        Ok(eval) => (fastspf_status::Ok, ResultObj::new(eval, receiver.as_deref()).into_raw()),
+        Ok(eval) => (fastspf_status::Ok, fastspf_result::into_raw(ResultObj::new(eval, receiver.as_deref()))),
         Err(_) => (fastspf_status::Panic, std::ptr::null_mut()),
     };
     // A panic can not cross the C callback; if the callback itself unwinds
     // (C++), stop it here.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { callback(user_data.0, status, result) }));
+    guard_value((), || unsafe { callback(user_data.0, status, result) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// C has every counter of the core: as many fields as `CacheStats`
+    /// serialises, all `u64`, no padding.
+    #[test]
+    fn cache_stats_cover_the_cores() {
+        let core = serde_json::to_value(spf_core::dns::CacheStats::default()).expect("serialises");
+        let fields = core.as_object().expect("an object").len();
+        assert_eq!(size_of::<fastspf_cache_stats>(), fields * size_of::<u64>());
+        assert_eq!(CACHE_STATS_FIRST_SIZE, 88, "the first version's size never changes");
+    }
 }

@@ -4,11 +4,10 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spf_core::dns::{CacheConfig, Zone};
-use spf_core::dns::{ResolverSettings, parse_nameserver};
-use spf_core::{CheckerConfig, DnsSource, Limits, Speculation};
+use spf_core::dns::{ResolverSettings, Zone, parse_nameserver};
+use spf_core::{CheckerConfig, DnsSource};
 
-use crate::boundary::{guard, text, write_out};
+use crate::boundary::{Handle, guard, guard_value, text, text_or_none};
 use crate::status::fastspf_status;
 
 /// A checker's configuration, built with the `fastspf_config_*` calls.
@@ -17,108 +16,83 @@ pub struct fastspf_config {
     _private: [u8; 0],
 }
 
+// SAFETY: a zero-sized type declared for C, never created by Rust.
+unsafe impl Handle for fastspf_config {
+    type Rust = Config;
+}
+
+/// Longest `fastspf_config_set_timeout` accepts: an hour per answer is
+/// already no answer; longer would only hide a mistake (seconds for ms).
+const MAX_TIMEOUT_MS: u32 = 3_600_000;
+/// Most tries per query `fastspf_config_set_timeout` accepts: each costs a
+/// timeout, and the check's deadline ends them anyway.
+const MAX_ATTEMPTS: u32 = 10;
+/// Largest processing limit `fastspf_config_set_limits` and
+/// `fastspf_config_set_speculation` accept: the RFC's limits are 10 and 2;
+/// past a thousand a check is a denial of service of its own.
+const MAX_LIMIT: u32 = 1000;
+
+/// What a `fastspf_config` holds: spf-core's [`CheckerConfig`], starting
+/// from its `Default` and changed only by the setters C calls.
 pub(crate) struct Config {
-    pub nameservers: Vec<std::net::SocketAddr>,
-    pub zone_files: Vec<String>,
-    pub timeout: Duration,
-    pub attempts: usize,
-    pub deadline: Duration,
-    pub cache: CacheConfig,
-    pub limits: Limits,
-    pub receiver: Option<String>,
-    pub trace: bool,
-    pub speculation: Speculation,
+    core: CheckerConfig,
+    /// Master files, read by `checker_config` (then they replace the
+    /// resolver as the checker's DNS).
+    zone_files: Vec<String>,
 }
 
 impl Config {
+    fn new() -> Config {
+        let mut core = CheckerConfig::default();
+        // C has no way to read a check's trace: never spend time on one.
+        core.options.trace = false;
+        Config { core, zone_files: Vec::new() }
+    }
+
+    /// The resolver settings (the DNS a configuration has until a checker
+    /// is made, which reads its zone files).
+    fn resolver_mut(&mut self) -> &mut ResolverSettings {
+        if !matches!(self.core.dns, DnsSource::Resolver(_)) {
+            self.core.dns = DnsSource::Resolver(ResolverSettings::default());
+        }
+        match &mut self.core.dns {
+            DnsSource::Resolver(settings) => settings,
+            _ => unreachable!("set to a resolver above"),
+        }
+    }
+
     /// The checker configuration, reading any zone files now.
     pub(crate) fn checker_config(&self) -> Result<CheckerConfig, fastspf_status> {
-        let dns = if self.zone_files.is_empty() {
-            DnsSource::Resolver(
-                ResolverSettings::default()
-                    .with_nameservers(self.nameservers.clone())
-                    .with_timeout(self.timeout)
-                    .with_attempts(self.attempts),
-            )
-        } else {
+        let mut config = self.core.clone();
+        if !self.zone_files.is_empty() {
             let mut zone = Zone::new();
             for path in &self.zone_files {
                 zone.load_master_file(path).map_err(|_| fastspf_status::ZoneFile)?;
             }
-            DnsSource::Zone(Arc::new(zone))
-        };
-        let mut config = CheckerConfig::default();
-        config.dns = dns;
-        config.cache = self.cache.clone();
-        config.options.limits = self.limits;
-        config.options.receiver = self.receiver.clone();
-        config.options.trace = self.trace;
-        config.options.speculation = self.speculation;
-        config.options.deadline = Some(self.deadline);
+            config.dns = DnsSource::Zone(Arc::new(zone));
+        }
         Ok(config)
     }
 }
 
-/// # Safety
-/// `config` is NULL or a live `fastspf_config`.
-unsafe fn config_mut<'a>(config: *mut fastspf_config) -> Result<&'a mut Config, fastspf_status> {
-    if config.is_null() {
-        return Err(fastspf_status::NullArgument);
-    }
-    // SAFETY: created by fastspf_config_new as a Box<Config>.
-    Ok(unsafe { &mut *config.cast::<Config>() })
-}
-
-/// # Safety
-/// `config` is NULL or a live `fastspf_config`.
-pub(crate) unsafe fn config_ref<'a>(config: *const fastspf_config) -> Result<&'a Config, fastspf_status> {
-    if config.is_null() {
-        return Err(fastspf_status::NullArgument);
-    }
-    // SAFETY: created by fastspf_config_new as a Box<Config>.
-    Ok(unsafe { &*config.cast::<Config>() })
-}
-
-/// Creates a configuration with the defaults: the system's resolvers
+/// Creates a configuration with spf-core's defaults
+/// (`CheckerConfig::default()`), except tracing, which is off (C cannot
+/// read a trace). The defaults of this version: the system's resolvers
 /// (/etc/resolv.conf), 5 s per DNS answer, 2 attempts, a 20 s deadline per
 /// check, a cache of 100,000 entries and 64 MiB, RFC 7208 limits (10 DNS
-/// lookups, 2 void lookups), no receiver name, tracing off, speculative
-/// lookups on (at most 30 per check).
+/// lookups, 2 void lookups), no receiver name, speculative lookups on (at
+/// most 30 per check). Each `fastspf_config_set_*` call changes only what
+/// it names.
 /// `*out` receives it; free it with `fastspf_config_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_new(out: *mut *mut fastspf_config) -> fastspf_status {
-    guard(|| {
-        let config = Config {
-            nameservers: Vec::new(),
-            zone_files: Vec::new(),
-            timeout: Duration::from_secs(5),
-            attempts: 2,
-            deadline: Duration::from_secs(20),
-            cache: CacheConfig::default(),
-            limits: Limits::default(),
-            receiver: None,
-            trace: false,
-            speculation: Speculation::default(),
-        };
-        if out.is_null() {
-            return Err(fastspf_status::NullArgument);
-        }
-        let raw = Box::into_raw(Box::new(config)).cast::<fastspf_config>();
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { write_out(out, raw) }
-    })
+    guard(|| unsafe { fastspf_config::give(out, Config::new()) })
 }
 
 /// Frees a configuration. Checkers created from it stay valid. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_free(config: *mut fastspf_config) {
-    let _ = guard(|| {
-        if !config.is_null() {
-            // SAFETY: created by fastspf_config_new; the caller gives it up.
-            drop(unsafe { Box::from_raw(config.cast::<Config>()) });
-        }
-        Ok(())
-    });
+    guard_value((), || unsafe { fastspf_config::free(config) })
 }
 
 /// Adds a recursive resolver, `"IP"`, `"IP:PORT"` or `"[IPv6]:PORT"`
@@ -130,10 +104,10 @@ pub unsafe extern "C" fn fastspf_config_add_nameserver(
     address: *const c_char,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
+        let config = unsafe { fastspf_config::get_mut(config)? };
         let address = unsafe { text(address)? };
         let addr = parse_nameserver(address).map_err(|_| fastspf_status::InvalidArgument)?;
-        config.nameservers.push(addr);
+        config.resolver_mut().nameservers.push(addr);
         Ok(())
     })
 }
@@ -148,7 +122,7 @@ pub unsafe extern "C" fn fastspf_config_add_zone_file(
     path: *const c_char,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
+        let config = unsafe { fastspf_config::get_mut(config)? };
         let path = unsafe { text(path)? };
         config.zone_files.push(path.to_string());
         Ok(())
@@ -156,7 +130,8 @@ pub unsafe extern "C" fn fastspf_config_add_zone_file(
 }
 
 /// Sets how long to wait for each DNS answer (milliseconds, 1 to 3,600,000;
-/// default 5000) and how many tries each query gets (1 to 10; default 2).
+/// spf-core's default 5000) and how many tries each query gets (1 to 10;
+/// spf-core's default 2). Both ignored when zone files are given.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_set_timeout(
     config: *mut fastspf_config,
@@ -164,35 +139,39 @@ pub unsafe extern "C" fn fastspf_config_set_timeout(
     attempts: u32,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
-        if !(1..=3_600_000).contains(&timeout_ms) || !(1..=10).contains(&attempts) {
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) || !(1..=MAX_ATTEMPTS).contains(&attempts) {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.timeout = Duration::from_millis(timeout_ms.into());
-        config.attempts = attempts as usize;
+        let resolver = config.resolver_mut();
+        resolver.timeout = Duration::from_millis(timeout_ms.into());
+        resolver.attempts = attempts as usize;
         Ok(())
     })
 }
 
-/// Sets the most time one check may take, in milliseconds (default 20000,
-/// RFC 7208 §4.6.4 asks for at least 20 s); past it the result is temperror.
+/// Sets the most time one check (or `fastspf_checker_lint`) may take, in
+/// milliseconds (spf-core's default 20000: RFC 7208 §4.6.4 asks for at
+/// least 20 s); past it the result is temperror. 0 is
+/// FASTSPF_STATUS_INVALID_ARGUMENT.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_set_deadline(
     config: *mut fastspf_config,
     deadline_ms: u32,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
+        let config = unsafe { fastspf_config::get_mut(config)? };
         if deadline_ms == 0 {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.deadline = Duration::from_millis(deadline_ms.into());
+        config.core.options.deadline = Some(Duration::from_millis(deadline_ms.into()));
         Ok(())
     })
 }
 
 /// Sizes the checker's DNS cache: at most `entries` answers and about
-/// `bytes` bytes (defaults 100,000 and 64 MiB). Both must be nonzero.
+/// `bytes` bytes (spf-core's defaults 100,000 and 64 MiB). Both must be
+/// nonzero.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_set_cache(
     config: *mut fastspf_config,
@@ -200,19 +179,20 @@ pub unsafe extern "C" fn fastspf_config_set_cache(
     bytes: usize,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
+        let config = unsafe { fastspf_config::get_mut(config)? };
         if entries == 0 || bytes == 0 {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.cache.max_entries = entries;
-        config.cache.max_bytes = bytes;
+        config.core.cache.max_entries = entries;
+        config.core.cache.max_bytes = bytes;
         Ok(())
     })
 }
 
-/// Sets the RFC 7208 §4.6.4 limits: DNS-querying terms per check (default
-/// 10) and void lookups (default 2). Other values break conformance; they
-/// exist for experiments. Both must be at least 1 and at most 1000.
+/// Sets the RFC 7208 §4.6.4 limits: DNS-querying terms per check
+/// (spf-core's default 10, the RFC's) and void lookups (default 2, the
+/// RFC's). Other values break conformance; they exist for experiments.
+/// Both must be at least 1 and at most 1000.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_set_limits(
     config: *mut fastspf_config,
@@ -220,22 +200,23 @@ pub unsafe extern "C" fn fastspf_config_set_limits(
     void_lookups: u32,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
-        if !(1..=1000).contains(&dns_lookups) || !(1..=1000).contains(&void_lookups) {
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        if !(1..=MAX_LIMIT).contains(&dns_lookups) || !(1..=MAX_LIMIT).contains(&void_lookups) {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.limits.dns_terms = dns_lookups;
-        config.limits.void_lookups = void_lookups;
+        config.core.options.limits.dns_terms = dns_lookups;
+        config.core.options.limits.void_lookups = void_lookups;
         Ok(())
     })
 }
 
-/// Turns speculative lookups on or off (default on) and caps how many one
-/// check may start (`max_lookups`, 1 to 1000; default 30; ignored when
-/// `enabled` is 0). When a check has to fetch a record, the lookups its
-/// `include`, `redirect`, `a` and `mx` terms will need start at once, so a
-/// first-seen sender costs the depth of its record tree in round trips, not
-/// the number of its queries. Results are the same either way.
+/// Turns speculative lookups on or off (spf-core's default on) and caps how
+/// many one check may start (`max_lookups`, 1 to 1000; spf-core's default
+/// 30; ignored, and the cap left as it was, when `enabled` is false). When
+/// a check has to fetch a record, the lookups its `include`, `redirect`,
+/// `a` and `mx` terms will need start at once, so a first-seen sender costs
+/// the depth of its record tree in round trips, not the number of its
+/// queries. Results are the same either way.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_config_set_speculation(
     config: *mut fastspf_config,
@@ -243,15 +224,17 @@ pub unsafe extern "C" fn fastspf_config_set_speculation(
     max_lookups: u32,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        let speculation = &mut config.core.options.speculation;
         if !enabled {
-            config.speculation = Speculation::OFF;
+            speculation.enabled = false;
             return Ok(());
         }
-        if !(1..=1000).contains(&max_lookups) {
+        if !(1..=MAX_LIMIT).contains(&max_lookups) {
             return Err(fastspf_status::InvalidArgument);
         }
-        config.speculation = Speculation::default().with_max_queries(max_lookups);
+        speculation.enabled = true;
+        speculation.max_queries = max_lookups;
         Ok(())
     })
 }
@@ -264,9 +247,112 @@ pub unsafe extern "C" fn fastspf_config_set_receiver(
     receiver: *const c_char,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_mut(config)? };
-        config.receiver =
-            if receiver.is_null() { None } else { Some(unsafe { text(receiver)? }.to_string()) };
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        config.core.options.receiver = unsafe { text_or_none(receiver)? }.map(str::to_string);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documentation of `fastspf_config_new` in the header, on one line.
+    fn config_new_doc() -> String {
+        let header = include_str!("../../include/fastspf.h");
+        let end = header.find("fastspf_status fastspf_config_new(").expect("declared");
+        let start = header[..end].rfind("/**").expect("documented");
+        let lines = header[start..end].lines().map(|l| l.trim().trim_start_matches(['/', '*']).trim());
+        lines.filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// `1234567` as `"1,234,567"`.
+    fn thousands(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// A configuration is the core's default but for the trace, and the
+    /// numbers the header states for it are the core's (when the core
+    /// changes a default, the comment on `fastspf_config_new` follows).
+    #[test]
+    fn defaults_are_the_cores_and_documented() {
+        let config = Config::new();
+        let core = CheckerConfig::default();
+        let DnsSource::Resolver(resolver) = &config.core.dns else { panic!("resolvers by default") };
+        assert!(resolver.nameservers.is_empty(), "the system's resolvers");
+        assert!(!config.core.options.trace);
+        assert!(config.zone_files.is_empty());
+        assert_eq!(format!("{:?}", config.core.dns), format!("{:?}", core.dns));
+        assert_eq!(config.core.cache, core.cache);
+        let mut options = core.options.clone();
+        options.trace = false;
+        assert_eq!(format!("{:?}", config.core.options), format!("{options:?}"));
+
+        let options = &config.core.options;
+        let doc = config_new_doc();
+        let deadline = options.deadline.expect("a deadline by default");
+        for phrase in [
+            format!("{} s per DNS answer, {} attempts,", resolver.timeout.as_secs(), resolver.attempts),
+            format!("a {} s deadline per check,", deadline.as_secs()),
+            format!(
+                "a cache of {} entries and {} MiB,",
+                thousands(config.core.cache.max_entries),
+                config.core.cache.max_bytes >> 20
+            ),
+            format!(
+                "({} DNS lookups, {} void lookups),",
+                options.limits.dns_terms, options.limits.void_lookups
+            ),
+            format!(
+                "speculative lookups {} (at most {} per check)",
+                if options.speculation.enabled { "on" } else { "off" },
+                options.speculation.max_queries
+            ),
+            String::from(if options.receiver.is_none() { "no receiver name" } else { "a receiver name" }),
+        ] {
+            assert!(doc.contains(&phrase), "the header's defaults should say {phrase:?}:\n{doc}");
+        }
+    }
+
+    /// Each setter changes only what it names.
+    #[test]
+    fn setters_change_only_what_they_name() {
+        let mut raw: *mut fastspf_config = std::ptr::null_mut();
+        let core = CheckerConfig::default();
+        // SAFETY: `raw` is a live configuration from fastspf_config_new until
+        // fastspf_config_free; the references into it end before the next call.
+        unsafe {
+            assert_eq!(fastspf_config_new(&mut raw), fastspf_status::Ok);
+            let before = format!("{:?}", fastspf_config::get(raw).expect("live").core.options.limits);
+            assert_eq!(fastspf_config_set_deadline(raw, 1500), fastspf_status::Ok);
+            assert_eq!(fastspf_config_set_speculation(raw, false, 0), fastspf_status::Ok);
+            assert_eq!(fastspf_config_set_timeout(raw, 250, 3), fastspf_status::Ok);
+            let config = fastspf_config::get(raw).expect("live");
+            assert_eq!(config.core.options.deadline, Some(Duration::from_millis(1500)));
+            let speculation = config.core.options.speculation;
+            assert!(!speculation.enabled);
+            assert_eq!(speculation.max_queries, core.options.speculation.max_queries);
+            assert_eq!(speculation.later_includes, core.options.speculation.later_includes);
+            let DnsSource::Resolver(resolver) = &config.core.dns else { panic!("resolvers") };
+            assert_eq!((resolver.timeout, resolver.attempts), (Duration::from_millis(250), 3));
+            assert_eq!(format!("{:?}", config.core.options.limits), before);
+            assert_eq!(config.core.cache, core.cache);
+
+            // Turning speculation back on keeps the rest of it.
+            assert_eq!(fastspf_config_set_speculation(raw, true, 7), fastspf_status::Ok);
+            let speculation = fastspf_config::get(raw).expect("live").core.options.speculation;
+            assert!(speculation.enabled);
+            assert_eq!(speculation.max_queries, 7);
+            assert_eq!(speculation.later_includes, core.options.speculation.later_includes);
+            fastspf_config_free(raw);
+        }
+    }
 }

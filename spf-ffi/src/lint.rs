@@ -2,10 +2,12 @@
 
 use std::ffi::{CString, c_char};
 
+use spf_core::CheckOptions;
 use spf_core::lint::{Diagnostic, LintOptions, LintReport, LintRequest, Severity};
 
-use crate::boundary::{guard, guard_value, text, write_out};
-use crate::config::{config_ref, fastspf_config};
+use crate::boundary::{Handle, guard, guard_value, non_null, text_or_none};
+use crate::checker::fastspf_checker;
+use crate::config::fastspf_config;
 use crate::status::fastspf_status;
 
 /// How serious a diagnostic is. Numbers are stable.
@@ -47,7 +49,7 @@ struct DiagnosticC {
     offset: i64,
 }
 
-struct LintObj {
+pub(crate) struct LintObj {
     diagnostics: Vec<DiagnosticC>,
     errors: usize,
     dns_lookups: u32,
@@ -78,11 +80,15 @@ impl LintObj {
     }
 }
 
+// SAFETY: a zero-sized type declared for C, never created by Rust.
+unsafe impl Handle for fastspf_lint {
+    type Rust = LintObj;
+}
+
 /// # Safety
 /// `lint` is NULL or a live `fastspf_lint`.
 unsafe fn get<'a>(lint: *const fastspf_lint) -> Option<&'a LintObj> {
-    // SAFETY: created by fastspf_lint_run as a Box<LintObj>; the caller keeps it alive.
-    unsafe { lint.cast::<LintObj>().as_ref() }
+    unsafe { fastspf_lint::get_or_none(lint) }
 }
 
 /// # Safety
@@ -91,9 +97,66 @@ unsafe fn diagnostic<'a>(lint: *const fastspf_lint, index: usize) -> Option<&'a 
     unsafe { get(lint) }.and_then(|l| l.diagnostics.get(index))
 }
 
+/// What to lint, from the `domain` and `record` arguments.
+fn request(domain: Option<&str>, record: Option<&str>) -> Result<LintRequest, fastspf_status> {
+    match (record, domain) {
+        (Some(record), domain) => Ok(LintRequest::record(record, domain.map(str::to_string))),
+        (None, Some(domain)) => Ok(LintRequest::domain(domain)),
+        (None, None) => Err(fastspf_status::InvalidArgument),
+    }
+}
+
+/// Lint options with a checker's limits and deadline; the rest is
+/// spf-core's default.
+fn options(check: &CheckOptions) -> LintOptions {
+    let mut options = LintOptions::default();
+    options.limits = check.limits;
+    options.deadline = check.deadline;
+    options
+}
+
+/// Lints an SPF record through `checker`: its DNS, its cache (shared with
+/// its checks: the answers a lint fetches are cached for the checks that
+/// follow, and the other way round), its lookup limits and its deadline
+/// (what is not known by then is reported as "analysis-truncated").
+/// Blocks until done. The form for a program that holds a checker (a
+/// milter checking a domain it is about to see mail from, an admin command
+/// of a daemon); `fastspf_lint_run` is the stand-alone form.
+///
+/// `domain` and `record` as for `fastspf_lint_run`. `*out` receives the
+/// result; free it with `fastspf_lint_free`.
+///
+/// FASTSPF_STATUS_NULL_ARGUMENT for a NULL `checker` or `out`;
+/// FASTSPF_STATUS_INVALID_ARGUMENT when both `domain` and `record` are
+/// NULL; FASTSPF_STATUS_INVALID_UTF8. Safe to call from any thread, at the
+/// same time as checks, and from a callback of an asynchronous check.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_checker_lint(
+    checker: *const fastspf_checker,
+    domain: *const c_char,
+    record: *const c_char,
+    out: *mut *mut fastspf_lint,
+) -> fastspf_status {
+    guard(|| {
+        let checker = unsafe { fastspf_checker::get(checker)? };
+        let domain = unsafe { text_or_none(domain)? };
+        let record = unsafe { text_or_none(record)? };
+        non_null!(out);
+        let request = request(domain, record)?;
+        let report = checker.lint_blocking(&request, &options(checker.options()));
+        unsafe { fastspf_lint::give(out, LintObj::new(&report)) }
+    })
+}
+
 /// Lints an SPF record, blocking until done (at most the configuration's
 /// deadline; what is not known by then is reported as
 /// "analysis-truncated").
+///
+/// The stand-alone form, for a program without a checker (a command-line
+/// tool): each call reads the configuration's zone files, sets up a
+/// resolver and a thread of its own, and fetches every answer anew (no
+/// cache). A program that holds a checker calls `fastspf_checker_lint`,
+/// which uses the checker's DNS and shares its cache.
 ///
 /// With `record` NULL, lints the record `domain` publishes. With a
 /// `record` text, lints that draft as if published at `domain` (the rest of
@@ -113,25 +176,20 @@ pub unsafe extern "C" fn fastspf_lint_run(
     out: *mut *mut fastspf_lint,
 ) -> fastspf_status {
     guard(|| {
-        let config = unsafe { config_ref(config)? };
-        let domain = if domain.is_null() { None } else { Some(unsafe { text(domain)? }.to_string()) };
-        let record = if record.is_null() { None } else { Some(unsafe { text(record)? }.to_string()) };
-        if out.is_null() {
-            return Err(fastspf_status::NullArgument);
-        }
-        let request = match (record, domain) {
-            (Some(record), domain) => LintRequest::record(record, domain),
-            (None, Some(domain)) => LintRequest::domain(domain),
-            (None, None) => return Err(fastspf_status::InvalidArgument),
-        };
-        let checker_config = config.checker_config()?;
-        let mut options = LintOptions::default();
-        options.limits = checker_config.options.limits;
-        options.deadline = checker_config.options.deadline;
+        let config = unsafe { fastspf_config::get(config)? };
+        let domain = unsafe { text_or_none(domain)? };
+        let record = unsafe { text_or_none(record)? };
+        non_null!(out);
+        let request = request(domain, record)?;
+        let mut checker_config = config.checker_config()?;
+        // A checker of its own for this one lint: one thread, no
+        // speculation (nothing would stay to use it).
+        checker_config.worker_threads = 1;
+        checker_config.options.speculation = spf_core::Speculation::OFF;
+        let options = options(&checker_config.options);
         let checker = spf_core::Checker::new(checker_config).map_err(|_| fastspf_status::Setup)?;
         let report = checker.lint_blocking(&request, &options);
-        let raw = Box::into_raw(Box::new(LintObj::new(&report))).cast::<fastspf_lint>();
-        unsafe { write_out(out, raw) }
+        unsafe { fastspf_lint::give(out, LintObj::new(&report)) }
     })
 }
 
@@ -225,10 +283,5 @@ pub unsafe extern "C" fn fastspf_lint_json(lint: *const fastspf_lint) -> *const 
 /// Frees a lint result and every string it returned. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_lint_free(lint: *mut fastspf_lint) {
-    guard_value((), || {
-        if !lint.is_null() {
-            // SAFETY: created by fastspf_lint_run; the caller gives it up.
-            drop(unsafe { Box::from_raw(lint.cast::<LintObj>()) });
-        }
-    })
+    guard_value((), || unsafe { fastspf_lint::free(lint) })
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use spf_core::Evaluation;
 use spf_core::headers::{authentication_results_spf, received_spf};
 
-use crate::boundary::guard_value;
+use crate::boundary::{Handle, guard_value};
 use crate::status::fastspf_spf_result;
 
 /// The result of one check. Opaque; one owner. The strings its accessors
@@ -50,17 +50,17 @@ impl ResultObj {
             authentication_results: OnceLock::new(),
         }
     }
+}
 
-    pub(crate) fn into_raw(self) -> *mut fastspf_result {
-        Box::into_raw(Box::new(self)).cast()
-    }
+// SAFETY: a zero-sized type declared for C, never created by Rust.
+unsafe impl Handle for fastspf_result {
+    type Rust = ResultObj;
 }
 
 /// # Safety
 /// `result` is NULL or a live `fastspf_result`.
 unsafe fn get<'a>(result: *const fastspf_result) -> Option<&'a ResultObj> {
-    // SAFETY: created by into_raw as a Box<ResultObj>; the caller keeps it alive.
-    unsafe { result.cast::<ResultObj>().as_ref() }
+    unsafe { fastspf_result::get_or_none(result) }
 }
 
 /// The SPF result. A NULL `result` gives FASTSPF_RESULT_TEMPERROR.
@@ -167,10 +167,5 @@ pub unsafe extern "C" fn fastspf_result_void_lookups(result: *const fastspf_resu
 /// Frees a result and every string it returned. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_free(result: *mut fastspf_result) {
-    guard_value((), || {
-        if !result.is_null() {
-            // SAFETY: created by into_raw; the caller gives it up.
-            drop(unsafe { Box::from_raw(result.cast::<ResultObj>()) });
-        }
-    })
+    guard_value((), || unsafe { fastspf_result::free(result) })
 }

@@ -85,6 +85,43 @@ int main(int argc, char **argv) {
     CHECK_STATUS(fastspf_lint_run(missing, "pass.demo.example", NULL, &untouched), FASTSPF_STATUS_ZONE_FILE);
     fastspf_config_free(missing);
 
+    /* The checker's form gives the stand-alone form's reports, over the same
+       zone and limits. */
+    fastspf_checker *checker = NULL;
+    CHECK_STATUS(fastspf_config_set_limits(config, 5, 2), FASTSPF_STATUS_OK);
+    CHECK_STATUS(fastspf_checker_new(config, &checker), FASTSPF_STATUS_OK);
+    if (checker) {
+        const char *domains[] = {"pass.demo.example", "open.demo.example", "toomany.demo.example",
+                                 "typo.demo.example", "fail.demo.example"};
+        for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+            fastspf_lint *alone = run(config, domains[i], NULL);
+            fastspf_lint *shared = NULL;
+            CHECK_STATUS(fastspf_checker_lint(checker, domains[i], NULL, &shared), FASTSPF_STATUS_OK);
+            CHECK(shared != NULL);
+            if (shared && alone && strcmp(fastspf_lint_json(alone), fastspf_lint_json(shared)) != 0) {
+                fprintf(stderr, "%s: stand-alone %s\n    through the checker %s\n", domains[i],
+                        fastspf_lint_json(alone), fastspf_lint_json(shared));
+                check_failures++;
+            }
+            fastspf_lint_free(alone);
+            fastspf_lint_free(shared);
+        }
+        /* The checker's limits apply: toomany's 11 lookups are
+           measured against 5. */
+        lint = NULL;
+        CHECK_STATUS(fastspf_checker_lint(checker, "toomany.demo.example", NULL, &lint), FASTSPF_STATUS_OK);
+        CHECK_STR(fastspf_lint_diag_code(lint, 0), "too-many-lookups");
+        CHECK(strstr(fastspf_lint_diag_message(lint, 0), "receivers allow 5 ") != NULL);
+        fastspf_lint_free(lint);
+        /* A draft through the checker. */
+        lint = NULL;
+        CHECK_STATUS(fastspf_checker_lint(checker, "typo.demo.example", "v=spf1 ip4:192.0.2.0/24 -all", &lint),
+                     FASTSPF_STATUS_OK);
+        CHECK(fastspf_lint_errors(lint) == 0);
+        fastspf_lint_free(lint);
+        fastspf_checker_free(checker);
+    }
+
     fastspf_config_free(config);
     return check_summary("lint");
 }

@@ -26,6 +26,13 @@ int main(int argc, char **argv) {
     CHECK_STATUS(fastspf_checker_check_helo(NULL, "192.0.2.1", "h", &result), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_checker_check_async(NULL, "192.0.2.1", "a@b", "h", NULL, NULL), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK(result == NULL);
+    fastspf_lint *lint = NULL;
+    CHECK_STATUS(fastspf_checker_lint(NULL, "pass.demo.example", NULL, &lint), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK(lint == NULL);
+    fastspf_cache_stats stats;
+    memset(&stats, 0xab, sizeof stats);
+    CHECK_STATUS(fastspf_checker_cache_stats(NULL, &stats, sizeof stats), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK(stats.hits == 0xababababababababULL);
 
     /* Accessors and frees accept NULL. */
     CHECK(fastspf_result_code(NULL) == FASTSPF_RESULT_TEMPERROR);
@@ -43,7 +50,15 @@ int main(int argc, char **argv) {
     fastspf_config_free(NULL);
 
     /* Status and result names, including numbers that are not codes. */
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_OK), "FASTSPF_STATUS_OK");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_NULL_ARGUMENT), "FASTSPF_STATUS_NULL_ARGUMENT");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_INVALID_UTF8), "FASTSPF_STATUS_INVALID_UTF8");
     CHECK_STR(fastspf_status_name(FASTSPF_STATUS_INVALID_IP), "FASTSPF_STATUS_INVALID_IP");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_INVALID_ARGUMENT), "FASTSPF_STATUS_INVALID_ARGUMENT");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_ZONE_FILE), "FASTSPF_STATUS_ZONE_FILE");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_SETUP), "FASTSPF_STATUS_SETUP");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_PANIC), "FASTSPF_STATUS_PANIC");
+    CHECK_STR(fastspf_status_name(FASTSPF_STATUS_PANIC + 1), "FASTSPF_STATUS_UNKNOWN");
     CHECK_STR(fastspf_status_name(-1), "FASTSPF_STATUS_UNKNOWN");
     CHECK_STR(fastspf_status_name(1 << 30), "FASTSPF_STATUS_UNKNOWN");
     CHECK_STR(fastspf_result_code_name(FASTSPF_RESULT_SOFTFAIL), "softfail");
@@ -90,6 +105,51 @@ int main(int argc, char **argv) {
     CHECK_STATUS(fastspf_checker_check(checker, "192.0.2.1", "a@b.example", "h", NULL), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_checker_check_helo(checker, "192.0.2.1", NULL, &result), FASTSPF_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fastspf_checker_check_async(checker, "192.0.2.1", "a@b", "h", NULL, NULL), FASTSPF_STATUS_NULL_ARGUMENT);
+
+    /* The checker's lint: every argument NULL in turn, garbage, *out untouched. */
+    fastspf_lint *untouched = (fastspf_lint *)&check_failures;
+    CHECK_STATUS(fastspf_checker_lint(checker, "pass.demo.example", NULL, NULL), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_lint(checker, NULL, NULL, &untouched), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_lint(checker, NULL, NULL, NULL), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_lint(checker, "\xff.example", NULL, &untouched), FASTSPF_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fastspf_checker_lint(checker, NULL, "v=spf1 \xc3\x28 -all", &untouched), FASTSPF_STATUS_INVALID_UTF8);
+    CHECK(untouched == (fastspf_lint *)&check_failures);
+    /* NULL domain with a record, NULL record with a domain: both are lints. */
+    CHECK_STATUS(fastspf_checker_lint(checker, NULL, "v=spf1 -all", &lint), FASTSPF_STATUS_OK);
+    CHECK(lint != NULL && fastspf_lint_errors(lint) == 0);
+    fastspf_lint_free(lint);
+    lint = NULL;
+    CHECK_STATUS(fastspf_checker_lint(checker, "no-such-domain.example", NULL, &lint), FASTSPF_STATUS_OK);
+    CHECK(lint != NULL);
+    fastspf_lint_free(lint);
+    /* Hostile input is data: a huge record and a huge domain are lints, not crashes. */
+    size_t big = 1 << 16;
+    char *text = malloc(big + 1);
+    if (text) {
+        memset(text, 'x', big);
+        memcpy(text, "v=spf1 ", 7);
+        text[big] = '\0';
+        lint = NULL;
+        CHECK_STATUS(fastspf_checker_lint(checker, NULL, text, &lint), FASTSPF_STATUS_OK);
+        CHECK(lint != NULL && fastspf_lint_errors(lint) > 0);
+        fastspf_lint_free(lint);
+        lint = NULL;
+        CHECK_STATUS(fastspf_checker_lint(checker, text + 7, NULL, &lint), FASTSPF_STATUS_OK);
+        CHECK(lint != NULL);
+        fastspf_lint_free(lint);
+        free(text);
+    }
+
+    /* Cache stats: NULL out, sizes out of range; *out untouched. */
+    memset(&stats, 0xab, sizeof stats);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, NULL, sizeof stats), FASTSPF_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, &stats, 0), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, &stats, 87), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, &stats, (size_t)-1), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, &stats, 4097), FASTSPF_STATUS_INVALID_ARGUMENT);
+    CHECK(stats.hits == 0xababababababababULL && stats.abandoned == 0xababababababababULL);
+    CHECK_STATUS(fastspf_checker_cache_stats(checker, &stats, sizeof stats), FASTSPF_STATUS_OK);
+    CHECK(stats.inflight == 0 && stats.misses > 0);
 
     /* Garbage that is valid UTF-8 is a result, not an error. */
     const char *senders[] = {"", "@", "@@@", "no-at-sign", "a@", "a@.", "a@[1.2.3.4]", "a b@c d.example",
