@@ -17,6 +17,12 @@ pub struct ManualClock {
     now: std::sync::Mutex<std::time::Instant>,
 }
 
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ManualClock {
     /// A clock standing at the current instant.
     pub fn new() -> ManualClock {

@@ -428,6 +428,25 @@ fn run(py: Python<'_>, checker: &Checker, request: CheckRequest) -> PyResult<Eva
 /// package): library threads then no longer call into Python.
 static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The core's defaults (`CheckerConfig::default()`), which every argument
+/// of `Checker()` and `lint()` left at `None` keeps.
+#[pyfunction]
+fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let config = CheckerConfig::default();
+    let resolver = ResolverSettings::default();
+    let dict = PyDict::new(py);
+    dict.set_item("timeout", resolver.timeout.as_secs_f64())?;
+    dict.set_item("attempts", resolver.attempts)?;
+    dict.set_item("deadline", config.options.deadline.map(|d| d.as_secs_f64()))?;
+    dict.set_item("cache_size", config.cache.max_entries)?;
+    dict.set_item("cache_bytes", config.cache.max_bytes)?;
+    dict.set_item("max_dns_lookups", config.options.limits.dns_terms)?;
+    dict.set_item("max_void_lookups", config.options.limits.void_lookups)?;
+    dict.set_item("trace", config.options.trace)?;
+    dict.set_item("speculate", config.options.speculation.enabled)?;
+    Ok(dict)
+}
+
 /// Called by the package's `atexit` hook.
 #[pyfunction]
 fn _at_exit() {
@@ -832,6 +851,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyLintReport>()?;
     m.add_class::<PyPendingCheck>()?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(lint, m)?)?;
     Ok(())

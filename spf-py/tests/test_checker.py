@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import re
 import threading
 import time
@@ -265,3 +266,34 @@ def test_speculation_changes_timing_not_results(far_dns: DnsServer) -> None:
             assert stats["speculative_queries"] == 0, stats
     assert evaluations[True] == evaluations[False]
     assert evaluations[True][0] == fastspf.Result.PASS
+
+
+def test_errors_map_to_python_exceptions(tmp_path: pathlib.Path) -> None:
+    # Bad input is a ValueError; setup failures are fastspf.Error; record
+    # syntax is fastspf.RecordError (an Error and a ValueError) with its place.
+    with pytest.raises(ValueError, match="invalid IP address"):
+        fastspf.Checker(zone_file=DEMO_ZONE).check("not-an-ip", "a@b.example")
+    with pytest.raises(ValueError, match="invalid nameserver"):
+        fastspf.Checker(["not-a-server"])
+    with pytest.raises(ValueError, match="attempts"):
+        fastspf.Checker(["127.0.0.1"], attempts=0)
+    missing = tmp_path / "missing.zone"
+    with pytest.raises(fastspf.Error, match="cannot read zone file") as raised:
+        fastspf.Checker(zone_file=missing)
+    assert not isinstance(raised.value, ValueError)
+    broken = tmp_path / "broken.zone"
+    broken.write_text("example.com. IN TXTT x\n")
+    with pytest.raises(fastspf.Error, match=r"broken.zone:1"):
+        fastspf.Checker(zone_file=broken)
+    with pytest.raises(fastspf.RecordError) as record_error:
+        fastspf.parse("v=spf1 ip4:192.0.2.0/33 -all")
+    assert isinstance(record_error.value, ValueError) and isinstance(record_error.value, fastspf.Error)
+    assert record_error.value.offset == 7
+
+
+def test_defaults_are_the_core_s() -> None:
+    assert fastspf.DEFAULTS["attempts"] == 2 and fastspf.DEFAULTS["deadline"] == 20.0
+    assert fastspf.DEFAULTS["max_dns_lookups"] == 10 and fastspf.DEFAULTS["max_void_lookups"] == 2
+    # A checker built without settings has them (its trace default too).
+    evaluation = fastspf.Checker(zone_file=DEMO_ZONE).check("192.0.2.10", "a@pass.demo.example")
+    assert bool(evaluation.trace) == fastspf.DEFAULTS["trace"]

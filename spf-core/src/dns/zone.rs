@@ -2,29 +2,7 @@
 //! RFC 1035 master files (the format BIND, NSD and Knot keep), for offline
 //! checks, tests and demos.
 //!
-//! # Names
-//!
-//! A domain name is a sequence of labels of octets (RFC 1035 §3.1, RFC 2181
-//! §11); letters compare case-insensitively, in ASCII only (RFC 4343). The
-//! zone keeps every name as octets. It reads and gives out names as text in
-//! one of two forms:
-//!
-//! - **literal** (what [`Lookup`] callers, [`crate::dns::HickoryLookup`] and
-//!   the `add_*` methods use): the UTF-8 octets of the text, split into
-//!   labels at every `.`, one trailing `.` ignored. Nothing is unescaped: a
-//!   `\` is the octet 0x5C. `foo:bar/baz.example.com` is three labels.
-//! - **escaped**: a `.` followed by the name in master-file form, where
-//!   `\DDD` (decimal) and `\X` escapes (RFC 1035 §5.1) give any octet, e.g.
-//!   `.a\046b.example` for the two labels `a.b` and `example`. A literal
-//!   name never starts with `.` (its first label would be empty), so the
-//!   two forms never meet.
-//!
-//! The zone gives out (as MX and PTR targets, CNAME hops, [`name_text`]) the
-//! literal form of a name whenever there is one, and the escaped form only
-//! for names no literal text can write: a label that is not UTF-8 (`\200`)
-//! or holds a `.`. SPF never asks for those ([`crate::Checker`] only
-//! queries names whose labels are non-empty), and they can never be
-//! confused with another name.
+//! How names with odd octets are written: see [`name_text`].
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -153,7 +131,7 @@ impl Node {
 /// An in-memory zone implementing [`Lookup`].
 ///
 /// Names are octet strings compared case-insensitively in ASCII (see the
-/// [module docs](self) for how they are written); a name exists when it
+/// [`name_text`] for how they are written); a name exists when it
 /// owns any record (of any type), was added with [`Zone::add_name`], or is
 /// an ancestor of one (an empty non-terminal). Queries for names that do
 /// not exist give `NxDomain`; for existing names without records of the
@@ -305,8 +283,29 @@ fn key_labels(key: &str) -> Vec<Vec<u8>> {
 }
 
 /// The text of a name given by its labels: literal when every label is
-/// UTF-8 without a `.`, escaped otherwise (see the module docs). Case is
-/// kept. The root is `""`.
+/// UTF-8 without a `.`, escaped otherwise. Case is kept. The root is `""`.
+///
+/// A domain name is a sequence of labels of octets (RFC 1035 §3.1, RFC 2181
+/// §11); letters compare case-insensitively, in ASCII only (RFC 4343). The
+/// zone keeps every name as octets. It reads and gives out names as text in
+/// one of two forms:
+///
+/// - **literal** (what [`Lookup`] callers, [`Resolver`](crate::dns::Resolver) and
+///   the `add_*` methods use): the UTF-8 octets of the text, split into
+///   labels at every `.`, one trailing `.` ignored. Nothing is unescaped: a
+///   `\` is the octet 0x5C. `foo:bar/baz.example.com` is three labels.
+/// - **escaped**: a `.` followed by the name in master-file form, where
+///   `\DDD` (decimal) and `\X` escapes (RFC 1035 §5.1) give any octet, e.g.
+///   `.a\046b.example` for the two labels `a.b` and `example`. A literal
+///   name never starts with `.` (its first label would be empty), so the
+///   two forms never meet.
+///
+/// The zone gives out (as MX and PTR targets, CNAME hops, [`name_text`]) the
+/// literal form of a name whenever there is one, and the escaped form only
+/// for names no literal text can write: a label that is not UTF-8 (`\200`)
+/// or holds a `.`. SPF never asks for those ([`crate::Checker`] only
+/// queries names whose labels are non-empty), and they can never be
+/// confused with another name.
 pub fn name_text<L: AsRef<[u8]>>(labels: &[L]) -> String {
     let literal =
         labels.iter().all(|l| !l.as_ref().contains(&b'.') && std::str::from_utf8(l.as_ref()).is_ok());
@@ -470,7 +469,7 @@ impl Zone {
     /// 3600 s. TTLs may use units (`1h30m`). No SOA record is needed; one
     /// sets the negative-caching TTL (the smaller of its TTL and MINIMUM,
     /// RFC 2308 §5). Names and strings take `\DDD` and `\X` escapes (RFC
-    /// 1035 §5.1) and keep every octet (see the [module docs](self)).
+    /// 1035 §5.1) and keep every octet (see [`name_text`]).
     /// Identical records at a name count once.
     ///
     /// A, AAAA, MX, PTR, CNAME and TXT records of class IN are served;

@@ -26,6 +26,6 @@ pub use result::{Evaluation, LimitKind, Matched, Reason, SpfResult};
 pub use speculate::Speculation;
 pub use target::Via;
 pub(crate) use target::{BadTarget, expand_target};
-pub use trace::{QueryOutcome, TraceEvent};
+pub use trace::{MAX_EVENTS, QueryOutcome, TraceEvent};
 
 pub use crate::input::Identity;

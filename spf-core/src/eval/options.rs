@@ -26,7 +26,7 @@ pub struct CheckOptions {
     /// Speculative lookups for records that had to be fetched. Default on.
     pub speculation: Speculation,
     /// The most time one check may take; then it ends in `temperror`
-    /// ([`Reason::Deadline`]) with what it did so far. Default 20 s (RFC
+    /// ([`Reason::Deadline`](super::Reason::Deadline)) with what it did so far. Default 20 s (RFC
     /// 7208 §4.6.4: "at least 20 seconds"); `None`: no deadline (each
     /// lookup is still bounded by the resolver's timeout and attempts). The
     /// evaluation looks at it before every lookup and abandons a lookup

@@ -80,7 +80,7 @@ pub enum LimitKind {
     /// An `mx` term whose MX answer has more names than allowed (default 10).
     MxNames,
     /// More DNS questions on the wire than one check may send
-    /// ([`Limits::max_queries`], default 160): long CNAME chains answered
+    /// ([`Limits::max_queries`](super::Limits::max_queries), default 160): long CNAME chains answered
     /// one hop at a time.
     Queries,
 }
@@ -231,7 +231,7 @@ pub struct Evaluation {
     pub void_lookups: u32,
     /// DNS questions this check put on the wire (its own and its
     /// speculative ones, CNAME hops included; answers from the cache are
-    /// free). At most [`Limits::max_queries`].
+    /// free). At most [`Limits::max_queries`](super::Limits::max_queries).
     pub dns_queries: u32,
     /// Each step, in order. Empty when tracing is off.
     pub trace: Vec<TraceEvent>,

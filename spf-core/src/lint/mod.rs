@@ -257,7 +257,7 @@ pub struct LintRequest {
     /// pass is a `self-test-pass` error.
     pub self_test: Vec<IpAddr>,
     /// Whether the domain publishes an obsolete SPF (type 99) record, if
-    /// known: the [`Lookup`] trait asks for TXT only. [`lint_blocking`]
+    /// known: the [`Lookup`] trait asks for TXT only. [`Checker::lint`](crate::Checker::lint)
     /// fills it in for zones.
     pub spf_rr_published: Option<bool>,
 }

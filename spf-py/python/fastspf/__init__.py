@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import _native
 from ._base import Error, RecordError, Result, Severity
@@ -36,7 +36,13 @@ __version__: str = _native.__version__
 # still pending when the interpreter exits are dropped quietly.
 atexit.register(_native._at_exit)
 
+#: The library's defaults (the same for Rust, C, Python and the command
+#: line), which every :class:`Checker` and :func:`lint` setting left at
+#: ``None`` keeps.
+DEFAULTS: Dict[str, Any] = dict(_native.defaults())
+
 __all__ = [
+    "DEFAULTS",
     "Checker",
     "Diagnostic",
     "Error",
@@ -77,8 +83,11 @@ class Checker:
     ``zone`` (a :class:`Zone`) makes it offline: names not in them do not
     exist.
 
+    Every setting left at ``None`` keeps the library's default, the same in
+    Rust, C, Python and the command line (:data:`DEFAULTS` lists them).
+
     :param timeout: seconds to wait for each DNS answer (default 5).
-    :param attempts: tries per DNS query (default 2).
+    :param attempts: tries per DNS question in all (default 2).
     :param deadline: most seconds one check may take; then ``temperror``
         (default 20, as RFC 7208 4.6.4 asks).
     :param cache_size: most cached DNS answers (default 100,000).
@@ -86,7 +95,7 @@ class Checker:
     :param max_dns_lookups: DNS-querying terms per check (default 10, RFC 7208 4.6.4).
     :param max_void_lookups: void lookups per check (default 2, RFC 7208 4.6.4).
     :param receiver: this host's name, for ``%{r}`` and Received-SPF.
-    :param trace: record each step in :attr:`Evaluation.trace` (default True).
+    :param trace: record each step in :attr:`Evaluation.trace`.
     :param speculate: when a check has to fetch a record from DNS, start the
         lookups its include/redirect/a/mx terms will need at once (default
         True), so a first-seen sender costs the depth of its record tree in
@@ -102,18 +111,18 @@ class Checker:
         self,
         nameservers: Optional[Sequence[str]] = None,
         *,
-        timeout: float = 5.0,
-        attempts: int = 2,
-        deadline: float = 20.0,
-        cache_size: int = 100_000,
-        cache_bytes: int = 64 << 20,
+        timeout: Optional[float] = None,
+        attempts: Optional[int] = None,
+        deadline: Optional[float] = None,
+        cache_size: Optional[int] = None,
+        cache_bytes: Optional[int] = None,
         zone_file: Union[PathLike, Iterable[PathLike], None] = None,
         zone: Optional[Zone] = None,
-        max_dns_lookups: int = 10,
-        max_void_lookups: int = 2,
+        max_dns_lookups: Optional[int] = None,
+        max_void_lookups: Optional[int] = None,
         receiver: Optional[str] = None,
-        trace: bool = True,
-        speculate: bool = True,
+        trace: Optional[bool] = None,
+        speculate: Optional[bool] = None,
     ) -> None:
         if isinstance(nameservers, str):
             nameservers = [nameservers]
@@ -233,13 +242,13 @@ def lint(
     zone_file: Union[PathLike, Iterable[PathLike], None] = None,
     zone: Optional[Zone] = None,
     nameservers: Optional[Sequence[str]] = None,
-    timeout: float = 5.0,
-    attempts: int = 2,
+    timeout: Optional[float] = None,
+    attempts: Optional[int] = None,
     deadline: float = 30.0,
     ips: Iterable[str] = (),
     self_test: Iterable[str] = (),
-    max_dns_lookups: int = 10,
-    max_void_lookups: int = 2,
+    max_dns_lookups: Optional[int] = None,
+    max_void_lookups: Optional[int] = None,
     check_mail_hosts: bool = True,
 ) -> LintReport:
     """Names the mistakes in an SPF record and the exact address space it authorizes.

@@ -43,18 +43,18 @@ class Checker:
         cls,
         *,
         nameservers: Optional[Sequence[str]] = None,
-        timeout: float = 5.0,
-        attempts: int = 2,
-        deadline: float = 20.0,
-        cache_size: int = 100000,
-        cache_bytes: int = 67108864,
+        timeout: Optional[float] = None,
+        attempts: Optional[int] = None,
+        deadline: Optional[float] = None,
+        cache_size: Optional[int] = None,
+        cache_bytes: Optional[int] = None,
         zone_files: Optional[Sequence[str]] = None,
         zone: Optional[Zone] = None,
-        max_dns_lookups: int = 10,
-        max_void_lookups: int = 2,
+        max_dns_lookups: Optional[int] = None,
+        max_void_lookups: Optional[int] = None,
         receiver: Optional[str] = None,
-        trace: bool = True,
-        speculate: bool = True,
+        trace: Optional[bool] = None,
+        speculate: Optional[bool] = None,
     ) -> Checker: ...
     def check(self, ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation: ...
     def check_helo(self, ip: str, helo: str) -> Evaluation: ...
@@ -79,6 +79,7 @@ class PendingCheck:
     def cancel(self) -> None: ...
 
 def _at_exit() -> None: ...
+def defaults() -> Dict[str, Any]: ...
 
 class Zone:
     """An in-memory zone, built record by record."""
@@ -167,12 +168,12 @@ def lint(
     zone_files: Optional[Sequence[str]] = None,
     zone: Optional[Zone] = None,
     nameservers: Optional[Sequence[str]] = None,
-    timeout: float = 5.0,
-    attempts: int = 2,
+    timeout: Optional[float] = None,
+    attempts: Optional[int] = None,
     deadline: float = 30.0,
     ips: Optional[Sequence[str]] = None,
     self_test: Optional[Sequence[str]] = None,
-    max_dns_lookups: int = 10,
-    max_void_lookups: int = 2,
+    max_dns_lookups: Optional[int] = None,
+    max_void_lookups: Optional[int] = None,
     check_mail_hosts: bool = True,
 ) -> LintReport: ...
