@@ -671,3 +671,39 @@ fn authserv_id_defaults_to_the_host_name() {
     let expected = if host.is_empty() { "localhost" } else { host };
     assert!(ar.starts_with(&format!("Authentication-Results: {expected}; spf=pass")), "{ar}");
 }
+
+/// A master file with escaped owner names (RFC 1035 §5.1 `\DDD`) loads,
+/// and a check finds the name a macro builds from the sender's local part.
+#[test]
+fn a_zone_with_escaped_owner_names_loads_and_checks() {
+    let path = std::env::temp_dir().join(format!("fastspf-escaped-{}.zone", std::process::id()));
+    std::fs::write(
+        &path,
+        "test.example. IN TXT \"v=spf1 exists:%{l}.example.com -all\"\n\
+         foo\\058bar\\047baz.example.com. IN A 127.0.0.2\n",
+    )
+    .expect("write the zone");
+    let zone = path.to_str().expect("utf-8 path");
+    let check = |sender: &str| {
+        let out = fastspf(&[
+            "check",
+            "--zone",
+            zone,
+            "--ip",
+            "192.0.2.1",
+            "--sender",
+            sender,
+            "--helo",
+            "h.test",
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        v["result"].as_str().expect("a result").to_string()
+    };
+    let pass = check("foo:bar/baz@test.example");
+    let fail = check("other@test.example");
+    std::fs::remove_file(&path).ok();
+    assert_eq!(pass, "pass");
+    assert_eq!(fail, "fail");
+}

@@ -34,7 +34,7 @@ use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
 use super::prefetch::{BoxedLookup, PrefetchSource, Prefetcher};
-use super::{Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
+use super::{Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure, TxtRecord};
 
 /// Where the cache reads the time ([`SystemClock`] unless told otherwise:
 /// tests move a clock of their own to test TTL expiry without sleeping).
@@ -256,8 +256,9 @@ impl fmt::Debug for Cache {
 /// Fixed cost of one entry: the LRU node and hash slot, the key's and
 /// answer's headers, the `Arc` counts, allocator rounding. Calibrated with
 /// `cargo run --release -p spf-core --example footprint`, which compares
-/// this estimate with the resident-set growth of a filling cache.
-const ENTRY_OVERHEAD: usize = 320;
+/// this estimate with the resident-set growth of a filling cache (a
+/// negative answer under a 26-octet key measured 183 bytes).
+const ENTRY_OVERHEAD: usize = 160;
 
 /// Longest key: a type byte and a name of at most 255 octets.
 const MAX_KEY: usize = 256;
@@ -669,22 +670,52 @@ fn encode_key<'b>(buffer: &'b mut [u8; MAX_KEY], name: &str, rtype: RecordType) 
     Some(&buffer[..=name.len()])
 }
 
-/// Approximate memory of an entry.
+/// Approximate memory of an entry: [`ENTRY_OVERHEAD`], the key, and the
+/// answer's own allocations. The constants are fitted to the resident-set
+/// growth that `cargo run --release -p spf-core --example footprint`
+/// measures for each kind of answer (A, negative, SPF records of three
+/// sizes); the README lists both.
 fn entry_bytes(key: &[u8], result: &LookupResult) -> usize {
     let data = match result {
-        // The record text and its parsed form: terms, macro parts and
-        // names come to about five times the text (measured).
         Ok(answer) => match &answer.records {
-            Records::Txt(t) => {
-                t.byte_len() * 6 + t.records().iter().map(|r| 64 + 16 * r.len()).sum::<usize>()
+            Records::Txt(t) => 32 + t.records().iter().map(txt_record_bytes).sum::<usize>(),
+            Records::A(a) => 28 + 4 * a.len(),
+            Records::Aaaa(a) => 16 + 16 * a.len(),
+            Records::Mx(n) | Records::Ptr(n) => {
+                16 + n.iter().map(|s| 24 + s.len().next_multiple_of(16).max(32)).sum::<usize>()
             }
-            Records::A(a) => 4 * a.len(),
-            Records::Aaaa(a) => 16 * a.len(),
-            Records::Mx(n) | Records::Ptr(n) => n.iter().map(|s| s.len() + 16).sum(),
         },
         Err(_) => 0,
     };
     ENTRY_OVERHEAD + key.len() + data
+}
+
+/// One TXT record's strings, and for an SPF record the parsed form the
+/// first check builds from it (kept with the answer): about 2.25 bytes per
+/// octet of text for the terms' names and macro parts, and 95 bytes per
+/// slot of the term list (which grows by doubling, from 4).
+fn txt_record_bytes(record: &TxtRecord) -> usize {
+    let octets: usize = record.iter().map(|s| s.len()).sum();
+    let raw = 16 + record.iter().map(|s| 16 + s.len()).sum::<usize>();
+    let mut head = [0u8; 7];
+    let mut head_len = 0;
+    for (slot, byte) in head.iter_mut().zip(record.iter().flat_map(|s| s.iter())) {
+        *slot = *byte;
+        head_len += 1;
+    }
+    if !crate::record::is_spf1(&head[..head_len]) {
+        return raw;
+    }
+    // Terms: runs of non-space octets after the version.
+    let mut terms = 0usize;
+    let mut in_term = false;
+    for &byte in record.iter().flat_map(|s| s.iter()) {
+        let space = byte == b' ';
+        terms += usize::from(!space && !in_term);
+        in_term = !space;
+    }
+    let slots = terms.saturating_sub(1).next_power_of_two().max(4);
+    raw + 170 + octets * 9 / 4 + 95 * slots
 }
 
 /// A [`Lookup`] that answers through a shared [`Cache`], and can run
