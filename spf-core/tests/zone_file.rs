@@ -84,6 +84,23 @@ fn txt_keeps_nul_and_high_bytes() {
     assert_eq!(&*txt.records()[0][3], b"a\"b");
 }
 
+/// A TXT record of no strings (illegal, RFC 1035 §3.3.14, but served by
+/// hostile servers and by the RFC 7208 suite's `null-text`) loads beside
+/// the real record, and the SPF record is still found.
+#[test]
+fn txt_of_no_strings_loads_beside_a_record() {
+    let zone = Zone::from_master_str(
+        "null.example.com. 300 IN TXT \"v=spf1 ip4:\" \"192.0.2.5 -all\"\nnull.example.com. 300 IN TXT\n",
+        "<test>",
+    )
+    .expect("loads");
+    let answer = block_on(zone.lookup("null.example.com", RecordType::Txt)).expect("TXT");
+    let Records::Txt(txt) = &answer.records else { panic!("not TXT") };
+    assert_eq!(txt.records().len(), 2);
+    assert!(txt.records().iter().any(|r| r.is_empty()));
+    assert!(matches!(txt.spf(), spf_core::record::SpfSelection::One(Ok(_))), "{:?}", txt.spf());
+}
+
 #[test]
 fn cname_is_followed_and_loops_end() {
     let zone = zone();

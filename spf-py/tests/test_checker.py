@@ -92,8 +92,12 @@ def test_cache_stats(checker: fastspf.Checker) -> None:
         "bytes",
         "speculative_queries",
         "speculative_used",
+        "inflight",
+        "abandoned",
     }
     assert stats["hits"] >= 1 and stats["entries"] >= 1
+    # Nothing waits once the check is done.
+    assert stats["inflight"] == 0
 
 
 def test_parse() -> None:

@@ -215,7 +215,8 @@ class Checker:
     def cache_stats(self) -> dict:
         """Cache counters and size: hits, misses, coalesced, expirations, evictions, entries,
         bytes, speculative_queries (sent before evaluation asked) and speculative_used (of
-        those, the answers an evaluation read)."""
+        those, the answers an evaluation read), inflight (lookups waiting for an answer now) and
+        abandoned (lookups whose every waiter went away, by a deadline or a cancel)."""
         return self._native.cache_stats()
 
     def __repr__(self) -> str:

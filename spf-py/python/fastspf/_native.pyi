@@ -1,11 +1,12 @@
 """Type stubs for fastspf._native, the Rust core."""
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, final
 
 from ._base import Result, Severity
 
 __version__: str
 
+@final
 class Evaluation:
     """One check's outcome."""
 
@@ -38,6 +39,7 @@ class Evaluation:
     def received_spf(self, receiver: Optional[str] = None) -> str: ...
     def authentication_results(self, authserv_id: str) -> str: ...
 
+@final
 class Checker:
     def __new__(
         cls,
@@ -73,6 +75,7 @@ class Checker:
     ) -> LintReport: ...
     def cache_stats(self) -> Dict[str, int]: ...
 
+@final
 class PendingCheck:
     """A check started by ``Checker.check_callback``."""
 
@@ -81,6 +84,7 @@ class PendingCheck:
 def _at_exit() -> None: ...
 def defaults() -> Dict[str, Any]: ...
 
+@final
 class Zone:
     """An in-memory zone, built record by record."""
 
@@ -95,6 +99,7 @@ class Zone:
     def add_name(self, name: str) -> None: ...
     def freeze(self) -> None: ...
 
+@final
 class Term:
     """One term of a parsed record."""
 
@@ -113,6 +118,7 @@ class Term:
 
 def parse(record: str) -> List[Term]: ...
 
+@final
 class Diagnostic:
     """One lint finding."""
 
@@ -129,6 +135,7 @@ class Diagnostic:
     @property
     def offset(self) -> Optional[int]: ...
 
+@final
 class LintReport:
     """Everything a lint found out."""
 
