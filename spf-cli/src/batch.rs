@@ -29,6 +29,7 @@ pub fn run(args: &CheckArgs, path: &Path) -> Result<ExitCode> {
     let mut config = CheckerConfig::default();
     config.dns = args.dns.source()?;
     config.options.receiver = args.receiver.clone();
+    config.options.trace = args.trace;
     let checker = Checker::new(config).map_err(|e| Usage(e.to_string()))?;
     let authserv = authserv_id(args);
     let mut stdout = io::stdout().lock();

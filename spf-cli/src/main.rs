@@ -72,6 +72,10 @@ struct CheckArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Record and print every step of the check: each record, term, lookup and match (off by
+    /// default, as in the library: it makes a check several times slower).
+    #[arg(long)]
+    trace: bool,
     /// Check every `IP SENDER [HELO]` line of FILE ("-": standard input) through one checker
     /// (one cache); print one JSON object per line.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["ip", "sender", "helo", "record", "exit_status"])]
@@ -214,6 +218,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     let mut config = CheckerConfig::default();
     config.dns = args.dns.source()?;
     config.options.receiver = args.receiver.clone();
+    config.options.trace = args.trace;
     config.worker_threads = 1;
     let limits = config.options.limits;
     let checker = Checker::new(config).map_err(|e| Usage(e.to_string()))?;

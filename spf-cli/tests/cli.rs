@@ -37,8 +37,13 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 
 /// Runs `check --json` against the demo zone and returns the parsed object.
 fn check_json(ip: &str, sender: &str, helo: &str) -> serde_json::Value {
+    check_json_with(ip, sender, helo, &[])
+}
+
+/// [`check_json`] with more arguments.
+fn check_json_with(ip: &str, sender: &str, helo: &str, more: &[&str]) -> serde_json::Value {
     let zone = demo_zone();
-    let out = fastspf(&[
+    let mut args = vec![
         "check",
         "--zone",
         zone.to_str().expect("utf-8 path"),
@@ -48,8 +53,10 @@ fn check_json(ip: &str, sender: &str, helo: &str) -> serde_json::Value {
         sender,
         "--helo",
         helo,
-        "--json",
-    ]);
+    ];
+    args.push("--json");
+    args.extend_from_slice(more);
+    let out = fastspf(&args);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
@@ -105,7 +112,7 @@ fn fail_carries_the_expanded_explanation() {
 
 #[test]
 fn include_chain_reports_budget_per_include() {
-    let v = check_json("198.51.100.7", "alice@provider.demo.example", "mail.demo.example");
+    let v = check_json_with("198.51.100.7", "alice@provider.demo.example", "mail.demo.example", &["--trace"]);
     assert_eq!(v["dns_lookups"], 2);
     assert_eq!(v["domain"], "provider.demo.example");
     let leaves: Vec<(&str, u64)> = v["trace"]
@@ -127,8 +134,15 @@ fn include_chain_reports_budget_per_include() {
 
 #[test]
 fn typo_record_explains_itself() {
+    // Without the trace (the default) the reason names the near miss.
     let v = check_json("203.0.113.9", "alice@typo.demo.example", "mail.demo.example");
     assert_eq!(v["result"], "none");
+    assert_eq!(v["trace"], serde_json::json!([]));
+    let reason = v["reason"].as_str().expect("a reason");
+    assert!(reason.contains("looks meant to be") && reason.contains("v-spf1"), "{reason}");
+    assert!(v["reason_detail"]["near_miss"].as_str().expect("near_miss").contains("v-spf1"));
+    // The trace says more: how many TXT records, and why none is SPF.
+    let v = check_json_with("203.0.113.9", "alice@typo.demo.example", "mail.demo.example", &["--trace"]);
     let detail = v["trace"]
         .as_array()
         .expect("trace")
@@ -632,6 +646,7 @@ fn trace_counts_each_records_own_terms_in_words() {
         "198.51.100.7",
         "--sender",
         "alice@provider.demo.example",
+        "--trace",
     ]);
     let text = String::from_utf8(out.stdout).expect("utf-8");
     for line in [
@@ -649,6 +664,7 @@ fn trace_counts_each_records_own_terms_in_words() {
         "198.51.100.7",
         "--sender",
         "alice@redirect.demo.example",
+        "--trace",
     ]);
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(

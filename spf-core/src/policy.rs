@@ -533,7 +533,7 @@ impl LocalPolicy {
                 }
             }
             SpfResult::None => {
-                if let (Some(record), Some(Reason::NoRecord { domain })) =
+                if let (Some(record), Some(Reason::NoRecord { domain, .. })) =
                     (&self.best_guess, &evaluation.reason)
                     && **domain == *evaluation.domain
                 {

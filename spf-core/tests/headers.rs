@@ -76,7 +76,7 @@ fn hostile_values_cannot_inject() {
     let helo = "h\ne;lo=\"x\"";
     let mut e = eval(SpfResult::Fail, Identity::MailFrom, sender, helo);
     e.matched = Some(Matched { term: "-all\r\nBcc: x".into(), domain: "example.com".into() });
-    e.reason = Some(Reason::NoRecord { domain: "a;b=c".into() });
+    e.reason = Some(Reason::NoRecord { domain: "a;b=c".into(), near_miss: None });
     let folded = received_spf(&e, Some("mx\r\n.example.org"));
     assert_well_formed(&folded);
     let header = unfold(&folded);
@@ -193,8 +193,8 @@ fn the_comment_keeps_what_rfc_5322_allows() {
 
 /// A reason whose text is exactly `len` octets (a no-record domain name padded).
 fn reason_of_length(len: usize) -> Reason {
-    let fixed = Reason::NoRecord { domain: String::new() }.to_string().len();
-    let reason = Reason::NoRecord { domain: "d".repeat(len - fixed) };
+    let fixed = Reason::NoRecord { domain: String::new(), near_miss: None }.to_string().len();
+    let reason = Reason::NoRecord { domain: "d".repeat(len - fixed), near_miss: None };
     assert_eq!(reason.to_string().len(), len);
     reason
 }
@@ -225,8 +225,9 @@ fn problem_text_is_kept_whole_at_the_bound_and_cut_past_it() {
 fn problem_text_is_cut_at_a_character_boundary() {
     let mut e = eval(SpfResult::PermError, Identity::MailFrom, "bob@example.net", "mail.example.net");
     // Two-octet characters straddle the bound; non-ASCII shows as `?`.
-    let fixed = Reason::NoRecord { domain: String::new() }.to_string().len();
-    e.reason = Some(Reason::NoRecord { domain: "\u{e9}".repeat(MAX_PROBLEM_OCTETS - fixed) });
+    let fixed = Reason::NoRecord { domain: String::new(), near_miss: None }.to_string().len();
+    e.reason =
+        Some(Reason::NoRecord { domain: "\u{e9}".repeat(MAX_PROBLEM_OCTETS - fixed), near_miss: None });
     let header = unfold(&received_spf(&e, None));
     let problem = header.split("problem=\"").nth(1).expect("a problem").trim_end_matches('"');
     assert!(problem.ends_with("?..."), "{problem}");
@@ -275,7 +276,7 @@ fn a_megabyte_of_hostile_input_gives_bounded_fields() {
         );
     }
     let mut e = eval(SpfResult::PermError, Identity::MailFrom, &huge, &huge);
-    e.reason = Some(Reason::NoRecord { domain: huge.clone() });
+    e.reason = Some(Reason::NoRecord { domain: huge.clone(), near_miss: None });
     assert_well_formed(&received_spf(&e, None));
 }
 

@@ -381,6 +381,7 @@ fn item6_a_check_at_its_deadline_reports_what_it_did() {
         config.options = {
             let mut options = CheckOptions::default();
             options.deadline = Some(std::time::Duration::from_secs(2));
+            options.trace = true;
             options
         };
         config

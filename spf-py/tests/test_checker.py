@@ -18,7 +18,16 @@ from conftest import DEMO_ZONE, DnsServer  # noqa: F401 (fixtures come from conf
 
 @pytest.fixture(scope="module")
 def checker() -> fastspf.Checker:
-    return fastspf.Checker(zone_file=str(DEMO_ZONE), receiver="mx.receiver.example")
+    return fastspf.Checker(zone_file=str(DEMO_ZONE), receiver="mx.receiver.example", trace=True)
+
+
+def test_without_the_trace_a_typo_is_still_named() -> None:
+    # The trace is off by default; a none's reason still names the record
+    # that looks meant to be SPF.
+    plain = fastspf.Checker(zone_file=str(DEMO_ZONE))
+    typo = plain.check("203.0.113.9", "a@typo.demo.example")
+    assert typo.result == "none" and typo.trace == []
+    assert "v-spf1" in typo.reason and "looks meant to be" in typo.reason
 
 
 def test_version() -> None:

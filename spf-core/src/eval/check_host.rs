@@ -618,7 +618,7 @@ impl<L: Lookup> Run<'_, L> {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,
             Ok(_) => {
                 return Err((
-                    self.no_record(domain, depth, "the answer held no TXT records".to_string()),
+                    self.no_record(domain, depth, || "the answer held no TXT records".to_string(), None),
                     true,
                 ));
             }
@@ -628,13 +628,18 @@ impl<L: Lookup> Run<'_, L> {
             }
             Err(LookupError::NxDomain { .. }) => {
                 return Err((
-                    self.no_record(domain, depth, "the domain does not exist (NXDOMAIN)".to_string()),
+                    self.no_record(
+                        domain,
+                        depth,
+                        || "the domain does not exist (NXDOMAIN)".to_string(),
+                        None,
+                    ),
                     true,
                 ));
             }
             Err(LookupError::NoData { .. }) => {
                 return Err((
-                    self.no_record(domain, depth, "the domain has no TXT records".to_string()),
+                    self.no_record(domain, depth, || "the domain has no TXT records".to_string(), None),
                     true,
                 ));
             }
@@ -664,17 +669,24 @@ impl<L: Lookup> Run<'_, L> {
                 Err((Outcome::error(SpfResult::PermError, reason), false))
             }
             SpfSelection::None => {
-                let detail = crate::record::describe_non_spf(txt.joined());
-                Err((self.no_record(domain, depth, detail), false))
+                let near_miss = crate::record::near_miss(txt.joined());
+                let detail = || crate::record::describe_non_spf(txt.joined());
+                Err((self.no_record(domain, depth, detail, near_miss), false))
             }
         }
     }
 
-    fn no_record(&mut self, domain: &str, depth: u32, detail: String) -> Outcome {
+    fn no_record(
+        &mut self,
+        domain: &str,
+        depth: u32,
+        detail: impl FnOnce() -> String,
+        near_miss: Option<String>,
+    ) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::NoRecord { depth, domain: domain.to_string(), detail });
+            self.trace.push(TraceEvent::NoRecord { depth, domain: domain.to_string(), detail: detail() });
         }
-        Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string() })
+        Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string(), near_miss })
     }
 }
 

@@ -110,6 +110,12 @@ pub enum Reason {
     NoRecord {
         /// The domain.
         domain: String,
+        /// A TXT record there that looks meant to be SPF but is not (`v-spf1 ...`,
+        /// `v=spf1"...`, `spf1 ...`): its first 80 characters, quoted. Found
+        /// without the trace, so every front end can say why a domain that
+        /// "has a record" gave `none`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        near_miss: Option<String>,
     },
     /// More than one SPF record (§4.5) -> `permerror`.
     MultipleRecords {
@@ -167,7 +173,10 @@ impl fmt::Display for Reason {
             Reason::InvalidDomain { domain } => {
                 write!(f, "{domain:?} is not a valid multi-label domain name (RFC 7208 4.3)")
             }
-            Reason::NoRecord { domain } => write!(f, "no SPF record at {domain}"),
+            Reason::NoRecord { domain, near_miss: None } => write!(f, "no SPF record at {domain}"),
+            Reason::NoRecord { domain, near_miss: Some(record) } => {
+                write!(f, "no SPF record at {domain} (not SPF although it looks meant to be: {record})")
+            }
             Reason::MultipleRecords { domain, count } => {
                 write!(f, "{count} SPF records at {domain} (RFC 7208 4.5 allows one)")
             }

@@ -103,21 +103,27 @@ pub fn classify(text: &[u8]) -> Option<NotSpf> {
     typo.then(|| NotSpf::Typo(token.to_string()))
 }
 
+/// The first of `records` that looks meant to be an SPF record but is not
+/// (see [`classify`]), as its first 80 characters, quoted; `None` when no
+/// record does.
+pub fn near_miss<R: AsRef<[u8]>>(records: impl IntoIterator<Item = R>) -> Option<String> {
+    records.into_iter().find(|r| classify(r.as_ref()).is_some()).map(|r| shown(r.as_ref()))
+}
+
+/// A record as a diagnostic shows it: its first 80 characters, quoted.
+fn shown(record: &[u8]) -> String {
+    let text = String::from_utf8_lossy(record);
+    let shown: String = text.chars().take(80).collect();
+    format!("{shown:?}")
+}
+
 /// Says why none of a name's TXT records is an SPF record, naming records
 /// that look like mistyped ones (`v-spf1`, `v=spf`, `spf1`, `v=spf2.0`,
 /// quotes or leading spaces).
 pub fn describe_non_spf<R: AsRef<[u8]>>(records: impl IntoIterator<Item = R>) -> String {
     let records: Vec<R> = records.into_iter().collect();
-    let near_misses: Vec<String> = records
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|r| classify(r).is_some())
-        .map(|r| {
-            let text = String::from_utf8_lossy(r);
-            let shown: String = text.chars().take(80).collect();
-            format!("{shown:?}")
-        })
-        .collect();
+    let near_misses: Vec<String> =
+        records.iter().map(AsRef::as_ref).filter(|r| classify(r).is_some()).map(shown).collect();
     let mut detail = format!(
         "{} TXT record{}, none begins with \"v=spf1\" followed by a space or its end (RFC 7208 4.5)",
         records.len(),
