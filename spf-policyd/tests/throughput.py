@@ -49,12 +49,18 @@ Usage:
   --services LIST   default fastspf-daemon,fastspf-spawn,policyd-spf
   --workloads LIST  default warm,cold,cold-dns10
   --json FILE       also write every run's numbers
-Prints one line per cell (median of the runs, the load average before the
-cell) and at the end a Markdown table of the medians.
+Runs are interleaved (run 1 of every service, then run 2, ...), so a change
+in the machine's load falls on every service alike. Prints one line per
+cell: the medians of requests/s, p50 and p99, of the service's CPU time per
+request (all its processes, timed part only), of its resident memory at
+the end (all its processes) and of the driver's own CPU
+share (it shares the machine), and the load average over the cell's runs;
+then a Markdown table of the same.
 """
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import random
@@ -66,6 +72,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sidebyside import CONFIG, DEMO_CASES  # noqa: E402  (the same config and demo mix)
 
@@ -127,16 +134,34 @@ def cold_senders(bench: str, work: Path, needed: int) -> tuple[list[tuple[str, s
     return senders[:needed], out / "zone"
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def proc_cpu(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far."""
-    ticks, per_second = 0, os.sysconf("SC_CLK_TCK")
+    """CPU seconds (all threads, user + system) these processes used so far, from
+    their CPU-time clocks (clock_getcpuclockid(3)): exact, where /proc's tick
+    counts round each process's share down to 10 ms."""
+    total = 0.0
+    for pid in pids:
+        clock = ctypes.c_int()
+        if LIBC.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
+            try:
+                total += time.clock_gettime(clock.value)
+            except OSError:
+                pass  # exited meanwhile
+    return total
+
+
+def proc_rss_mib(pids: list[int]) -> float:
+    """Resident memory of these processes together, MiB."""
+    kib = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / per_second
+        kib += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return kib / 1024
 
 
 class Running:
@@ -214,7 +239,7 @@ async def drive(service: Running, conns: int, warmup: list[list[bytes]], work_it
     cpu0, driver0, t0 = proc_cpu(pids), time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(r, w) for r, w in streams))
     wall = time.perf_counter() - t0
-    cpu, driver = proc_cpu(pids) - cpu0, time.process_time() - driver0
+    cpu, driver, rss = proc_cpu(pids) - cpu0, time.process_time() - driver0, proc_rss_mib(pids)
     for _, w in streams:
         w.close()
     latencies.sort()
@@ -222,7 +247,7 @@ async def drive(service: Running, conns: int, warmup: list[list[bytes]], work_it
     return {
         "requests": n, "seconds": wall, "rps": n / wall,
         "p50_ms": latencies[(n - 1) // 2] / 1e6, "p99_ms": latencies[max(0, -(-99 * n // 100) - 1)] / 1e6,
-        "service_cpu_ms_per_request": 1000 * cpu / n, "driver_cpu_share": driver / wall,
+        "service_cpu_ms_per_request": 1000 * cpu / n, "service_rss_mib": rss, "driver_cpu_share": driver / wall,
         "actions": kinds, "bad": bad,
     }
 
@@ -294,47 +319,56 @@ def main() -> int:
         dns = start_dns(args.testdns, [Path(args.demo_zone), gen_zone], 10 if workload == "cold-dns10" else 0)
         try:
             for conns in conn_counts:
-                for service in services:
-                    load = os.getloadavg()[0]
-                    runs = []
-                    for run in range(args.runs):
-                        tag = f"{workload}{conns}r{run}"
-                        if workload == "warm":
-                            warmup = [[request(ip, s, h, f"w{i}.{tag}", 0)] for i, (ip, s, h) in enumerate(demo)]
-                            items = transactions(warm_senders, count, tag)
-                        else:
-                            ip, s, h = demo[0]
-                            warmup = [[request(ip, s, h, f"w.{tag}", 0)]]
-                            items = transactions(cold, count, tag)
+                # Run k of every service, then run k+1: a change in the
+                # machine's load (it is shared) falls on every service alike.
+                runs: dict[str, list[dict]] = {service: [] for service in services}
+                loads = []
+                for run in range(args.runs):
+                    tag = f"{workload}{conns}r{run}"
+                    if workload == "warm":
+                        warmup = [[request(ip, s, h, f"w{i}.{tag}", 0)] for i, (ip, s, h) in enumerate(demo)]
+                        items = transactions(warm_senders, count, tag)
+                    else:
+                        ip, s, h = demo[0]
+                        warmup = [[request(ip, s, h, f"w.{tag}", 0)]]
+                        items = transactions(cold, count, tag)
+                    for service in services:
+                        loads.append(os.getloadavg()[0])
                         running = Running(service, args.policyd, conf, conns, work)
                         try:
                             r = asyncio.run(drive(running, conns, warmup, items))
                         finally:
                             running.stop()
-                        r.update(service=service, workload=workload, conns=conns, run=run, load=load)
+                        r.update(service=service, workload=workload, conns=conns, run=run, load=loads[-1])
                         if r["bad"]:
                             failures += 1
                             print(f"{service} {workload} N={conns}: {len(r['bad'])} answers without action=: "
                                   f"{r['bad'][:3]}", file=sys.stderr)
-                        runs.append(r)
+                        runs[service].append(r)
                         results.append(r)
-                    med = {k: statistics.median(r[k] for r in runs)
-                           for k in ("rps", "p50_ms", "p99_ms", "service_cpu_ms_per_request", "driver_cpu_share")}
+                for service in services:
+                    med = {k: statistics.median(r[k] for r in runs[service])
+                           for k in ("rps", "p50_ms", "p99_ms", "service_cpu_ms_per_request", "service_rss_mib",
+                                     "driver_cpu_share")}
                     table.append((workload, conns, service, med))
                     print(f"{workload:10} N={conns:<3} {service:15} {med['rps']:8.0f} req/s  p50 {med['p50_ms']:7.2f} ms"
                           f"  p99 {med['p99_ms']:7.2f} ms  service CPU {med['service_cpu_ms_per_request']:.3f} ms/req"
-                          f"  driver CPU {100 * med['driver_cpu_share']:.0f}%  load {load:.1f}"
-                          f"  ({len(runs)} runs of {runs[0]['requests']})", flush=True)
+                          f"  RSS {med['service_rss_mib']:.0f} MiB"
+                          f"  driver CPU {100 * med['driver_cpu_share']:.0f}%  load {min(loads):.1f}-{max(loads):.1f}"
+                          f"  ({len(runs[service])} runs of {runs[service][0]['requests']})", flush=True)
                     if args.smoke:
-                        print(f"      answers: {runs[0]['actions']}")
+                        print(f"      answers: {runs[service][0]['actions']}")
         finally:
             dns.stdin.close()
             dns.wait(timeout=30)
-    print("\n| workload | N | service | requests/s | p50 ms | p99 ms | service CPU ms/request | driver CPU |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for workload, conns, service, med in table:
-        print(f"| {workload} | {conns} | {service} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} "
-              f"| {med['service_cpu_ms_per_request']:.3f} | {100 * med['driver_cpu_share']:.0f}% |")
+    if not args.smoke:
+        print("\n| workload | N | service | requests/s | p50 ms | p99 ms | service CPU ms/request | service RSS MiB "
+              "| driver CPU |")
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for workload, conns, service, med in table:
+            print(f"| {workload} | {conns} | {service} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} "
+                  f"| {med['service_cpu_ms_per_request']:.3f} | {med['service_rss_mib']:.0f} "
+                  f"| {100 * med['driver_cpu_share']:.0f}% |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     if failures:
