@@ -290,6 +290,7 @@ def main() -> int:
         return subprocess.run(argv, env=env).returncode
     if args.smoke:
         args.requests, args.slow_requests, args.conns, args.runs = 60, 30, "1,4", 1
+    limit = 60 if args.smoke else 1800  # seconds one run may take: a hung service fails the run
     conn_counts = [int(c) for c in args.conns.split(",")]
     services = args.services.split(",")
     workloads = args.workloads.split(",")
@@ -336,7 +337,9 @@ def main() -> int:
                         loads.append(os.getloadavg()[0])
                         running = Running(service, args.policyd, conf, conns, work)
                         try:
-                            r = asyncio.run(drive(running, conns, warmup, items))
+                            r = asyncio.run(asyncio.wait_for(drive(running, conns, warmup, items), limit))
+                        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
+                            sys.exit(f"{service} {workload} N={conns}: {type(e).__name__}: {e}")
                         finally:
                             running.stop()
                         r.update(service=service, workload=workload, conns=conns, run=run, load=loads[-1])
