@@ -59,11 +59,13 @@ then a Markdown table of the same.
 """
 
 import argparse
+import atexit
 import asyncio
 import ctypes
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -231,8 +233,8 @@ async def drive(service: Running, conns: int, warmup: list[list[bytes]], work_it
                 t0 = time.perf_counter_ns()
                 text = await ask(reader, writer, req)
                 latencies.append(time.perf_counter_ns() - t0)
-                verb = text.removeprefix("action=").split(" ", 2)
-                key = verb[0] if verb[0] != "prepend" else f"prepend {verb[1].rstrip(':')}"
+                words = text.removeprefix("action=").split(" ", 2)
+                key = f"prepend {words[1].rstrip(':')}" if words[0] == "prepend" and len(words) > 1 else words[0]
                 kinds[key] = kinds.get(key, 0) + 1
 
     pids = [p.pid for p in service.procs]
@@ -303,6 +305,7 @@ def main() -> int:
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     work = Path(tempfile.mkdtemp(prefix="throughput."))
+    atexit.register(shutil.rmtree, work, True)  # the generated zone and corpus: tens of MB in a full run
     resolv = work / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
     subprocess.run(["mount", "--bind", str(resolv), "/etc/resolv.conf"], check=True)
