@@ -95,6 +95,10 @@ cargo check --quiet --manifest-path fuzz/Cargo.toml
 step "fastspf-policyd: real Postfix in both modes, side by side with Debian's policyd-spf"
 bash spf-policyd/tests/run.sh
 
+step "fastspf-policyd throughput driver: a smoke run against Debian's policyd-spf (every request answered)"
+python3 spf-policyd/tests/throughput.py --smoke "$target_dir/debug/fastspf-policyd" \
+    "$target_dir/debug/spf-testdns" "$bench" examples/demo.zone
+
 step "libspf2 compatibility: Debian's spfquery, Exim, OpenDMARC, Mail::SPF_XS on fastspf's libspf2.so.2"
 bash spf-compat/tests/run.sh
 
