@@ -68,6 +68,25 @@ fn results_over_udp() {
     assert_eq!(server.count("pass.test", "TXT"), 1, "include:pass.test came from the cache");
 }
 
+/// The RFC 7208 suite's `null-text`: beside the SPF record the name holds a
+/// TXT record of no strings (RDLENGTH 0, illegal but sent). hickory refuses
+/// such a message; the resolver reads it without that record and finds
+/// the SPF record, as the in-memory zone does.
+#[test]
+fn a_txt_of_no_strings_beside_the_record_is_skipped() {
+    let server = TestDns::start(concat!(
+        "null.test. 300 IN TXT \"v=spf1 ip4:\" \"192.0.2.5 -all\"\n",
+        "null.test. 300 IN TXT\n",
+        "onlynull.test. 300 IN TXT\n",
+    ));
+    let checker = checker(&server);
+    let eval = check(&checker, "192.0.2.5", "silly@null.test");
+    assert_eq!(eval.result, SpfResult::Pass, "{:?}", eval.reason);
+    assert_eq!(check(&checker, "192.0.2.6", "silly@null.test").result, SpfResult::Fail);
+    let eval = check(&checker, "192.0.2.5", "silly@onlynull.test");
+    assert_eq!(eval.result, SpfResult::None, "{:?}", eval.reason);
+}
+
 #[test]
 fn large_txt_falls_back_to_tcp() {
     let terms: Vec<String> = (0..300).map(|i| format!("ip4:10.0.{}.{}", i / 256, i % 256)).collect();

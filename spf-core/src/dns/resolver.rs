@@ -30,8 +30,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType as WireType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
@@ -240,7 +241,7 @@ async fn udp_exchange(
     let mut buffer = vec![0u8; MAX_UDP_ANSWER];
     loop {
         let len = socket.recv(&mut buffer).await.map_err(io_failure)?;
-        match Message::from_vec(&buffer[..len]) {
+        match decode(&buffer[..len]) {
             Ok(response) if answers(&response, id, name, rtype) => return Ok(response),
             // A response with our ID that cannot be read (an empty TXT
             // RDATA, a broken name): a failed try now, not a wait for the
@@ -274,12 +275,49 @@ async fn tcp_exchange(
     stream.read_exact(&mut prefix).await.map_err(io_failure)?;
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
     stream.read_exact(&mut body).await.map_err(io_failure)?;
-    let response = Message::from_vec(&body).map_err(|e| TempFailure::Other(e.to_string().into()))?;
+    let response = decode(&body).map_err(|e| TempFailure::Other(e.to_string().into()))?;
     if answers(&response, id, name, rtype) {
         Ok(response)
     } else {
         Err(TempFailure::Other("the TCP answer does not match the question".into()))
     }
+}
+
+/// Reads a response. A record with no RDATA (RDLENGTH 0) makes hickory
+/// refuse the whole message (RFC 2136 gives it a meaning only in updates);
+/// such a message is read again record by record, without those records.
+/// For a TXT answer that is what SPF needs: a TXT record of no strings is
+/// no SPF record (the RFC 7208 suite's `null-text` case), and the others
+/// at the name are still found.
+fn decode(buffer: &[u8]) -> Result<Message, DecodeError> {
+    match Message::from_vec(buffer) {
+        Err(DecodeError::InvalidEmptyRecord) => decode_without_empty_records(buffer),
+        decoded => decoded,
+    }
+}
+
+fn decode_without_empty_records(buffer: &[u8]) -> Result<Message, DecodeError> {
+    let mut decoder = BinDecoder::new(buffer);
+    let Header { metadata, counts } = Header::read(&mut decoder)?;
+    let mut message = Message::new(metadata.id, metadata.message_type, metadata.op_code);
+    message.metadata = metadata;
+    for _ in 0..counts.queries {
+        message.queries.push(Query::read(&mut decoder)?);
+    }
+    let mut read_section = |count: u16| -> Result<Vec<Record>, DecodeError> {
+        let mut records = Vec::new();
+        for _ in 0..count {
+            let record = Record::read(&mut decoder)?;
+            if !matches!(record.data, RData::Update0(_)) {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    };
+    message.answers = read_section(counts.answers)?;
+    message.authorities = read_section(counts.authorities)?;
+    // The additional section (EDNS, glue) is not read: nothing here uses it.
+    Ok(message)
 }
 
 fn wire_type(rtype: RecordType) -> WireType {
