@@ -472,6 +472,18 @@ class PostfixInstance:
                 return self.messages()
         raise self._fail(f"{count} message(s) were not delivered within {timeout} s")
 
+    def wait_for_subjects(self, subjects: list[str], timeout: float = WAIT_TIMEOUT) -> list[email.message.EmailMessage]:
+        """Polls until a message with each of `subjects` was delivered (a message
+        to several recipients may arrive as several files, one at a time);
+        returns every message delivered so far."""
+        missing: set[str] = set(subjects)
+        for _ in _deadline_loop(timeout):
+            messages = self.messages()
+            missing = set(subjects) - {str(m["Subject"]) for m in messages}
+            if not missing:
+                return messages
+        raise self._fail(f"no message with subject {sorted(missing)} was delivered within {timeout} s")
+
     def log_lines(self) -> list[str]:
         """The instance's log (maillog_file) so far, one string per line."""
         try:
