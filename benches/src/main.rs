@@ -5,7 +5,7 @@
 //! ```text
 //! fastspf-bench gen --seed 1 --domains 3000 --queries 100000 --out /tmp/wl
 //! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --zone /tmp/wl/zone [--concurrency 64]
-//!               [--cache-entries N] [--cache-bytes N] [--passes 2] [--json]
+//!               [--cache-entries N] [--cache-bytes N] [--passes 2] [--threads 2] [--json]
 //! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --nameserver 127.0.0.1:5300 --compare-cache 1000,10000,100000
 //! fastspf-bench replay --corpus /tmp/wl/corpus.tsv --nameserver 127.0.0.1:5300 --cold --speculation both
 //! ```
@@ -61,6 +61,11 @@ struct ReplayArgs {
     /// Checks in flight at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Threads of the harness's runtime that run the checks (one shared
+    /// checker and cache): a warm check completes on the thread that asks,
+    /// so warm passes with 1 and 2 show how checks scale with cores.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
     #[arg(long, default_value_t = 100_000)]
     cache_entries: usize,
     #[arg(long, default_value_t = 64 << 20)]
@@ -264,9 +269,9 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         ),
     };
     let config = |entries: usize, speculation: Mode| {
-        let mut config = CheckerConfig::default().with_options(
-            CheckOptions::default().with_trace(false).with_speculation(speculation.speculation()),
-        );
+        // The default settings (the trace off among them) but speculation.
+        let mut config = CheckerConfig::default()
+            .with_options(CheckOptions::default().with_speculation(speculation.speculation()));
         config.dns = dns.clone();
         config.cache =
             CacheConfig::default().with_max_entries(entries.max(1)).with_max_bytes(args.cache_bytes.max(1));
@@ -293,7 +298,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
                 let report = run_pass(
                     &checker,
                     &corpus,
-                    args.concurrency.max(1),
+                    Parallelism { tasks: args.concurrency.max(1), threads: usize::from(args.threads) },
                     entries,
                     speculation,
                     pass,
@@ -329,6 +334,13 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// How a warm pass runs its checks: `tasks` in flight on `threads` threads.
+#[derive(Clone, Copy)]
+struct Parallelism {
+    tasks: usize,
+    threads: usize,
 }
 
 /// Runs every check of the corpus with an empty cache, one at a time, each
@@ -427,7 +439,7 @@ fn critical_path(trace: &[TraceEvent]) -> u32 {
 fn run_pass(
     checker: &Checker,
     corpus: &Arc<Vec<Check>>,
-    concurrency: usize,
+    Parallelism { tasks: concurrency, threads }: Parallelism,
     entries: usize,
     speculation: Mode,
     pass: usize,
@@ -437,12 +449,13 @@ fn run_pass(
     let bar = (progress && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(corpus.len() as u64));
     let started = Instant::now();
-    // The checks run as tasks of a runtime of the harness (two threads, as
-    // the checker's own), their sockets and timers driven by it.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => panic!("cannot start the harness runtime: {e}"),
-    };
+    // The checks run as tasks of a runtime of the harness (`--threads`),
+    // their sockets and timers driven by it.
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => panic!("cannot start the harness runtime: {e}"),
+        };
     let (latencies, results) = runtime.block_on(async {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
