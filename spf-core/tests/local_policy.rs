@@ -297,3 +297,27 @@ fn policy_lookups_end_at_the_checks_deadline() {
     assert!(eval.policy_note().is_none(), "the forwarder was not known in time");
     assert_eq!(server.count("fwd.test", "TXT"), 1);
 }
+
+/// The README's Rust example, over the demo zone instead of real DNS.
+#[test]
+fn the_readme_example_over_the_demo_zone() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo.zone");
+    let mut zone = Zone::new();
+    zone.load_master_file(demo).expect("demo zone");
+    let mut policy = LocalPolicy::default();
+    policy.add_skip_networks("127.0.0.0/8, ::1").expect("networks");
+    policy.add_allow_networks("192.0.2.0/24").expect("networks");
+    policy.add_trusted_forwarders("provider.demo.example").expect("forwarders");
+    policy.set_best_guess(Some(BEST_GUESS_RECORD)).expect("record");
+    policy.wide_open = WideOpenPass::Neutral;
+    let config = CheckerConfig::default().with_zone(Arc::new(zone)).with_local_policy(policy);
+    let checker = Checker::new(config).expect("checker");
+    let eval = checker.check_blocking(ip("198.51.100.7"), "alice@fail.demo.example", "mail.demo.example");
+    assert_eq!(eval.result, SpfResult::Fail);
+    let Some(PolicyNote::Forwarded { forwarder, .. }) = eval.policy_note() else { panic!("{eval:?}") };
+    assert_eq!(forwarder, "provider.demo.example");
+    let eval = checker.check_blocking(ip("198.51.100.7"), "alice@none.demo.example", "mail.demo.example");
+    assert!(matches!(eval.policy_note(), Some(PolicyNote::BestGuess { .. })), "{eval:?}");
+    let eval = checker.check_blocking(ip("203.0.113.66"), "spammer@open.demo.example", "mail.demo.example");
+    assert_eq!(eval.result, SpfResult::Neutral);
+}

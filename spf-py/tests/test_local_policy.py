@@ -123,3 +123,16 @@ def test_bad_policy_is_a_value_error(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError) as info:
         checker(**kwargs)
     assert str(info.value).startswith(message), str(info.value)
+
+
+def test_readme_example() -> None:
+    from conftest import DEMO_ZONE
+
+    checker = fastspf.Checker(zone_file=str(DEMO_ZONE), skip_networks="127.0.0.0/8, ::1",
+                              trusted_forwarders=["provider.demo.example"], best_guess=True,
+                              wide_open_pass="neutral")
+    ev = checker.check("198.51.100.7", "alice@fail.demo.example", "mail.demo.example")
+    assert ev.policy is not None
+    assert (ev.result, ev.policy["kind"], ev.policy_note) == (
+        fastspf.Result.FAIL, "forwarded",
+        "forwarded: trusted forwarder provider.demo.example authorizes the client")
