@@ -18,6 +18,14 @@
 //!   default), reported as a guess; a `pass` from a wide-open policy is
 //!   treated as `neutral` when [`WideOpenPass::Neutral`] is chosen.
 //!
+//! A [`Checker`](crate::Checker) built with
+//! [`CheckerConfig::with_local_policy`](crate::CheckerConfig::with_local_policy)
+//! applies all of it around every check, within the check's deadline, and
+//! returns what it did as [`Evaluation::policy_note`]; the header fields
+//! name it. The methods below are for callers that drive the steps
+//! themselves (such as `fastspf-policyd`, which answers an exempt client
+//! with policyd-spf's `X-Comment`).
+//!
 //! Every extra lookup is an SPF evaluation through the same [`Lookup`] (for
 //! a [`Checker`](crate::Checker): its shared cache), so the rules are the
 //! core's own: the HELO check is the `a` mechanism, the PTR check the `ptr`
@@ -354,11 +362,13 @@ impl LocalPolicy {
         if let Some(exemption) = self.before_check(ip) {
             return Some(exemption);
         }
-        let helo_name = normalize_domain(helo);
-        if !helo_name.is_empty() && self.allow_helo.contains(&helo_name) {
-            let record = format!("v=spf1 a:{helo_name} -all");
-            if local_check(lookup, options, ip, &record, helo, deadline).await.result == SpfResult::Pass {
-                return Some(Exemption::AllowedHelo { helo: helo_name });
+        if !self.allow_helo.is_empty() {
+            let helo_name = normalize_domain(helo);
+            if !helo_name.is_empty() && self.allow_helo.contains(&helo_name) {
+                let record = format!("v=spf1 a:{helo_name} -all");
+                if local_check(lookup, options, ip, &record, helo, deadline).await.result == SpfResult::Pass {
+                    return Some(Exemption::AllowedHelo { helo: helo_name });
+                }
             }
         }
         for domain in &self.allow_spf_domains {

@@ -275,8 +275,9 @@ impl Evaluation {
     }
 
     /// The evaluation of a client that local policy exempts from the
-    /// check: [`Exemption::result`] (`pass` or `none`), nothing looked up,
-    /// and the exemption as its [`PolicyNote`].
+    /// check: [`Exemption::result`] (`pass` or `none`), no term matched, no
+    /// lookups counted (the exemption's own, if it needed any, are not a
+    /// check's), and the exemption as its [`PolicyNote`].
     pub fn exempt(request: &CheckRequest, exemption: Exemption) -> Evaluation {
         let result = exemption.result();
         Evaluation {
