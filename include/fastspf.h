@@ -640,15 +640,17 @@ const char *fastspf_result_reason(const fastspf_result *result);
  * The whole `Received-SPF:` header field (RFC 7208 §9.1), safe to add to a
  * message as is: folded with a line feed before a space where it is long
  * (lines of at most 78 octets where possible, never over 998), no CR, no
- * trailing line break; pass it to `smfi_insheader` unchanged. Owned by
- * `result`.
+ * trailing line break; pass it to `smfi_insheader` unchanged. When local
+ * policy acted (`fastspf_result_policy_kind`), its last key is
+ * `policy="..."`. Owned by `result`.
  */
 const char *fastspf_result_received_spf(const fastspf_result *result);
 
 /**
  * The `spf` method entry of an Authentication-Results field (RFC 8601),
  * e.g. `"spf=pass smtp.mailfrom=alice@example.com"`, folded like
- * `fastspf_result_received_spf` when long. Owned by `result`.
+ * `fastspf_result_received_spf` when long; when local policy acted, a
+ * comment after it says what it did. Owned by `result`.
  */
 const char *fastspf_result_authentication_results(const fastspf_result *result);
 

@@ -128,8 +128,9 @@ pub unsafe extern "C" fn fastspf_result_reason(result: *const fastspf_result) ->
 /// The whole `Received-SPF:` header field (RFC 7208 §9.1), safe to add to a
 /// message as is: folded with a line feed before a space where it is long
 /// (lines of at most 78 octets where possible, never over 998), no CR, no
-/// trailing line break; pass it to `smfi_insheader` unchanged. Owned by
-/// `result`.
+/// trailing line break; pass it to `smfi_insheader` unchanged. When local
+/// policy acted (`fastspf_result_policy_kind`), its last key is
+/// `policy="..."`. Owned by `result`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_received_spf(result: *const fastspf_result) -> *const c_char {
     guard_value(std::ptr::null(), || match unsafe { get(result) } {
@@ -142,7 +143,8 @@ pub unsafe extern "C" fn fastspf_result_received_spf(result: *const fastspf_resu
 
 /// The `spf` method entry of an Authentication-Results field (RFC 8601),
 /// e.g. `"spf=pass smtp.mailfrom=alice@example.com"`, folded like
-/// `fastspf_result_received_spf` when long. Owned by `result`.
+/// `fastspf_result_received_spf` when long; when local policy acted, a
+/// comment after it says what it did. Owned by `result`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_authentication_results(
     result: *const fastspf_result,
