@@ -266,7 +266,7 @@ impl Checker {
         // state costs more than its work.
         let deadline = self.deadline_from_now();
         if let Some(policy) = &self.inner.policy {
-            let work = policy.check_within(&self.inner.evaluator, request, deadline);
+            let work = std::pin::pin!(policy.check_within(&self.inner.evaluator, request, deadline));
             return self.inner.runtime.block_on(within_deadline(work, deadline, request));
         }
         let mut work = std::pin::pin!(self.inner.evaluator.run_check(request, deadline));

@@ -486,23 +486,48 @@ impl LocalPolicy {
         deadline: Option<Deadline>,
     ) -> Evaluation {
         let (lookup, options) = (evaluator.lookup(), evaluator.options());
-        let exemption =
-            self.exempt_within(lookup, options, request.ip(), request.helo_name(), deadline).await;
-        if let Some(exemption) = exemption {
+        // The networks first, without a lookup; the lookups of the other
+        // lists (and of the after-check below) in futures of their own, on
+        // the heap: they are large, and a check that needs none of them
+        // should not carry (and move) their state.
+        if let Some(exemption) = self.before_check(request.ip()) {
             return Evaluation::exempt(request, exemption);
         }
+        if self.exempts_by_lookup() {
+            let ip = request.ip();
+            let lookups = Box::pin(self.exempt_within(lookup, options, ip, request.helo_name(), deadline));
+            if let Some(exemption) = lookups.await {
+                return Evaluation::exempt(request, exemption);
+            }
+        }
         let evaluation = evaluator.run_check(request, deadline).await;
-        if !self.needs_after_check() {
+        if !self.after_check_applies(&evaluation) {
             return evaluation;
         }
-        self.after_check_within(lookup, options, evaluation, Instant::now(), deadline).await.into_evaluation()
+        Box::pin(self.after_check_within(lookup, options, evaluation, Instant::now(), deadline))
+            .await
+            .into_evaluation()
     }
 
-    /// Whether [`LocalPolicy::after_check`] can change anything.
-    fn needs_after_check(&self) -> bool {
-        !self.trusted_forwarders.is_empty()
-            || self.best_guess.is_some()
-            || self.wide_open != WideOpenPass::Pass
+    /// Whether an exemption may need lookups (`allow_helo`,
+    /// `allow_spf_domains`, `allow_ptr_domains`).
+    fn exempts_by_lookup(&self) -> bool {
+        !self.allow_helo.is_empty()
+            || !self.allow_spf_domains.is_empty()
+            || !self.allow_ptr_domains.is_empty()
+    }
+
+    /// Whether [`LocalPolicy::after_check`] may change `evaluation` (the
+    /// cases it looks at; it decides the rest).
+    fn after_check_applies(&self, evaluation: &Evaluation) -> bool {
+        match evaluation.result {
+            SpfResult::Fail => {
+                evaluation.identity == Identity::MailFrom && !self.trusted_forwarders.is_empty()
+            }
+            SpfResult::None => self.best_guess.is_some(),
+            SpfResult::Pass => self.wide_open == WideOpenPass::Neutral,
+            _ => false,
+        }
     }
 
     /// Whether the policy that passed `evaluation` is wide open.
