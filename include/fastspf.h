@@ -399,6 +399,93 @@ fastspf_status fastspf_config_set_speculation(fastspf_config *config,
 fastspf_status fastspf_config_set_receiver(fastspf_config *config, const char *receiver);
 
 /**
+ * Local policy: adds client networks that are never checked (policyd-spf's
+ * `skip_addresses`, e.g. `"127.0.0.0/8,::1"`): a comma- or space-separated
+ * list of `address` or `address/prefix`. A check from such a client sends
+ * no DNS query; its result is FASTSPF_RESULT_NONE with the policy note
+ * kind `"exempt"` (most receivers add no header then). At most 100,000
+ * networks in all. Every `fastspf_config_add_*` and `_set_*` call of local
+ * policy changes all or nothing: on FASTSPF_STATUS_INVALID_ARGUMENT
+ * (a malformed item, a list too long) the policy is unchanged and
+ * `fastspf_config_policy_error` says why.
+ */
+fastspf_status fastspf_config_add_skip_networks(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: adds client networks treated as authorized (policyd-spf's
+ * `Whitelist`), a list as for `fastspf_config_add_skip_networks`. A check
+ * from such a client sends no DNS query; its result is
+ * FASTSPF_RESULT_PASS with the policy note kind `"exempt"`.
+ */
+fastspf_status fastspf_config_add_allow_networks(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: adds HELO names (comma- or space-separated domains, at most
+ * 32) whose A/AAAA records, when they hold the client, make it authorized
+ * (policyd-spf's `HELO_Whitelist`): FASTSPF_RESULT_PASS, note kind
+ * `"exempt"`. Costs one A or AAAA query per check with a listed HELO name.
+ */
+fastspf_status fastspf_config_add_allow_helo(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: adds domains (comma- or space-separated, at most 32) whose
+ * SPF policy, when it passes the client, makes it authorized
+ * (policyd-spf's `Domain_Whitelist`): FASTSPF_RESULT_PASS, note kind
+ * `"exempt"`. Costs an SPF check per listed domain on every check, until
+ * one passes (answers are cached).
+ */
+fastspf_status fastspf_config_add_allow_domains(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: adds domains (comma- or space-separated, at most 32) whose
+ * subdomains, when one is the client's validated PTR name (RFC 7208 §5.5),
+ * make it authorized (policyd-spf's `Domain_Whitelist_PTR`):
+ * FASTSPF_RESULT_PASS, note kind `"exempt"`. Costs a PTR query and up to 10
+ * A/AAAA queries per check.
+ */
+fastspf_status fastspf_config_add_allow_ptr_domains(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: adds trusted forwarders (comma- or space-separated domains,
+ * at most 32). A MAIL FROM fail from a client that a forwarder's SPF
+ * policy passes stays FASTSPF_RESULT_FAIL, with the policy note kind
+ * `"forwarded"` naming the forwarder: forwarded mail, not to be rejected.
+ */
+fastspf_status fastspf_config_add_trusted_forwarders(fastspf_config *config, const char *list);
+
+/**
+ * Local policy: the best guess for domains without an SPF record (off by
+ * default). `enabled` false turns it off (`record` is ignored); true with
+ * a NULL `record` uses pyspf's `"v=spf1 a/24 mx/24 ptr"`, otherwise
+ * `record` (it must start with `v=spf1`). Such a domain's result stays
+ * FASTSPF_RESULT_NONE; the guess is the policy note (kind `"best_guess"`),
+ * never the domain's own policy.
+ */
+fastspf_status fastspf_config_set_best_guess(fastspf_config *config,
+                                             bool enabled,
+                                             const char *record);
+
+/**
+ * Local policy: what a pass from a wide-open policy (one that passes 2^24
+ * or more IPv4 addresses, or 1/65536 of IPv6, `+all` included) becomes:
+ * `"pass"` (the default, RFC 7208's answer) or `"neutral"` (the result is
+ * then FASTSPF_RESULT_NEUTRAL with the policy note kind `"wide_open"`
+ * naming the domain). Judging a domain costs one lint of its policy (at
+ * most 100 queries), remembered for an hour.
+ */
+fastspf_status fastspf_config_set_wide_open_pass(fastspf_config *config, const char *mode);
+
+/**
+ * Why the last local-policy call on `config` (`fastspf_config_add_skip_networks`
+ * and the others above) failed with FASTSPF_STATUS_INVALID_ARGUMENT, e.g.
+ * `"\"10.0.0.0/33\" is not an IP network (address or address/prefix)"`; NULL
+ * when the last one succeeded, none was made, or `config` is NULL. Owned
+ * by `config`: valid until the next local-policy call on it or
+ * `fastspf_config_free`.
+ */
+const char *fastspf_config_policy_error(const fastspf_config *config);
+
+/**
  * Lints an SPF record through `checker`: its DNS, its cache (shared with
  * its checks: the answers a lint fetches are cached for the checks that
  * follow, and the other way round), its lookup limits and its deadline
@@ -553,15 +640,17 @@ const char *fastspf_result_reason(const fastspf_result *result);
  * The whole `Received-SPF:` header field (RFC 7208 §9.1), safe to add to a
  * message as is: folded with a line feed before a space where it is long
  * (lines of at most 78 octets where possible, never over 998), no CR, no
- * trailing line break; pass it to `smfi_insheader` unchanged. Owned by
- * `result`.
+ * trailing line break; pass it to `smfi_insheader` unchanged. When local
+ * policy acted (`fastspf_result_policy_kind`), its last key is
+ * `policy="..."`. Owned by `result`.
  */
 const char *fastspf_result_received_spf(const fastspf_result *result);
 
 /**
  * The `spf` method entry of an Authentication-Results field (RFC 8601),
  * e.g. `"spf=pass smtp.mailfrom=alice@example.com"`, folded like
- * `fastspf_result_received_spf` when long. Owned by `result`.
+ * `fastspf_result_received_spf` when long; when local policy acted, a
+ * comment after it says what it did. Owned by `result`.
  */
 const char *fastspf_result_authentication_results(const fastspf_result *result);
 
@@ -574,6 +663,25 @@ uint32_t fastspf_result_dns_lookups(const fastspf_result *result);
  * Void lookups the check counted (RFC 7208 §4.6.4). 0 for NULL.
  */
 uint32_t fastspf_result_void_lookups(const fastspf_result *result);
+
+/**
+ * What local policy (the `fastspf_config_add_*` and `_set_*` calls of local
+ * policy) did to this result, as a static string: `"exempt"` (the client
+ * was not checked: FASTSPF_RESULT_PASS for an allowed client,
+ * FASTSPF_RESULT_NONE for a skipped one), `"forwarded"` (a fail from a
+ * trusted forwarder: forwarded mail, not to be rejected), `"best_guess"`
+ * (the domain has no SPF record; the result stays none) or `"wide_open"`
+ * (a pass from a wide-open policy, now FASTSPF_RESULT_NEUTRAL). NULL when
+ * local policy did nothing, or for a NULL `result`.
+ */
+const char *fastspf_result_policy_kind(const fastspf_result *result);
+
+/**
+ * What local policy did, in words (e.g. `"forwarded: trusted forwarder
+ * fwd.example authorizes the client"`; the header fields carry the same
+ * text), or NULL when it did nothing. Owned by `result`.
+ */
+const char *fastspf_result_policy_note(const fastspf_result *result);
 
 /**
  * Frees a result and every string it returned. NULL is a no-op.

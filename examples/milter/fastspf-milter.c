@@ -12,6 +12,11 @@
  *   otherwise            -> continue; at end of message it adds a
  *                           Received-SPF field per identity and one
  *                           Authentication-Results field (RFC 8601).
+ * Local policy (-s, -a, -H, -D, -P, -f, -g, -w: the library's, see -h):
+ * an exempt client gets pass or none and is never rejected; a MAIL FROM
+ * fail that a trusted forwarder explains is accepted (forwarded mail), the
+ * Received-SPF field saying so; the log line names what the policy did
+ * (policy=exempt|forwarded|best_guess|wide_open).
  * HELO results other than fail do not decide (RFC 7208 §2.3 makes the HELO
  * check optional; a HELO temperror must not refuse mail whose MAIL FROM
  * passes). Both checks end within the -d deadline; the MAIL FROM reply
@@ -392,8 +397,10 @@ static void log_check(const struct conn *c, const char *identity, const char *se
     log_escape(esender, sizeof esender, sender);
     log_escape(ereply, sizeof ereply, reply);
     log_escape(emech, sizeof emech, mechanism ? mechanism : "-");
-    fprintf(stderr, "fastspf-milter: ip=%s identity=%s sender=<%s> result=%s mechanism=%s action=%s reply=\"%s\"\n",
-            c->ip, identity, esender, r ? fastspf_result_name(r) : "timeout", emech, action, ereply);
+    const char *kind = r ? fastspf_result_policy_kind(r) : NULL;
+    fprintf(stderr, "fastspf-milter: ip=%s identity=%s sender=<%s> result=%s mechanism=%s%s%s action=%s reply=\"%s\"\n",
+            c->ip, identity, esender, r ? fastspf_result_name(r) : "timeout", emech, kind ? " policy=" : "",
+            kind ? kind : "", action, ereply);
     fflush(stderr);
 }
 
@@ -423,9 +430,13 @@ static sfsistat decide(SMFICTX *ctx, const struct conn *c, enum identity identit
     const char *code = NULL, *xcode = NULL, *detail = NULL;
     sfsistat verdict = SMFIS_CONTINUE;
     switch (fastspf_result_code(r)) {
-    case FASTSPF_RESULT_FAIL:
+    case FASTSPF_RESULT_FAIL: {
+        /* A fail a trusted forwarder explains is forwarded mail: accepted. */
+        const char *kind = fastspf_result_policy_kind(r);
+        if (kind && strcmp(kind, "forwarded") == 0) break;
         code = "550", xcode = "5.7.23", detail = fastspf_result_explanation(r), verdict = SMFIS_REJECT;
         break;
+    }
     case FASTSPF_RESULT_PERMERROR:
         if (identity == IDENTITY_MAILFROM)
             code = "550", xcode = "5.7.24", detail = fastspf_result_reason(r), verdict = SMFIS_REJECT;
@@ -652,7 +663,8 @@ static struct smfiDesc filter = {
 static void usage(FILE *out, const char *argv0) {
     fprintf(out,
             "usage: %s -p SOCKET [-r RECEIVER] [-i AUTHSERV_ID] [-n NAMESERVER]... [-z ZONEFILE]...\n"
-            "       [-t TIMEOUT_MS] [-d DEADLINE_MS] [-e tempfail|accept] [-h]\n"
+            "       [-t TIMEOUT_MS] [-d DEADLINE_MS] [-e tempfail|accept] [-s|-a NETWORKS]...\n"
+            "       [-H|-D|-P|-f DOMAINS]... [-g] [-w pass|neutral] [-h]\n"
             "\n"
             "  -p SOCKET       where to listen: unix:/run/fastspf/milter.sock or inet:8891@127.0.0.1\n"
             "  -r RECEIVER     this host's name, for %%{r} and Received-SPF's receiver= (default: gethostname())\n"
@@ -667,6 +679,15 @@ static void usage(FILE *out, const char *argv0) {
             "                  milter_command_timeout (30 s). %u to %u.\n"
             "  -e ACTION       on a MAIL FROM temperror or a missed deadline: tempfail (451 4.7.24,\n"
             "                  the default) or accept\n"
+            "local policy (lists are comma- or space-separated; each option repeatable):\n"
+            "  -s NETWORKS     clients never checked (no DNS; result none), e.g. 127.0.0.0/8,::1\n"
+            "  -a NETWORKS     clients treated as authorized (no DNS; result pass)\n"
+            "  -H NAMES        HELO names that, when they resolve to the client, make it authorized\n"
+            "  -D DOMAINS      domains whose SPF policy, when it passes the client, makes it authorized\n"
+            "  -P DOMAINS      domains that, holding the client's validated PTR name, make it authorized\n"
+            "  -f DOMAINS      trusted forwarders: a MAIL FROM fail they explain is accepted as forwarded\n"
+            "  -g              best guess (v=spf1 a/24 mx/24 ptr) for domains without SPF, noted only\n"
+            "  -w pass|neutral what a pass from a wide-open policy becomes (default pass)\n"
             "  -h              this help\n",
             argv0, DEFAULT_DEADLINE_MS, WAIT_GRACE_MS, MIN_DEADLINE_MS, MAX_DEADLINE_MS);
 }
@@ -699,7 +720,7 @@ int main(int argc, char **argv) {
     fastspf_status s = FASTSPF_STATUS_OK;
     unsigned long number;
     const char *bad = NULL;
-    while ((opt = getopt(argc, argv, "p:r:i:n:z:t:d:e:h")) != -1 && s == FASTSPF_STATUS_OK && !bad) {
+    while ((opt = getopt(argc, argv, "p:r:i:n:z:t:d:e:s:a:H:D:P:f:gw:h")) != -1 && s == FASTSPF_STATUS_OK && !bad) {
         switch (opt) {
         case 'p': socket_spec = optarg; break;
         case 'r': receiver = optarg; break;
@@ -720,6 +741,14 @@ int main(int argc, char **argv) {
             else if (strcmp(optarg, "tempfail") == 0) accept_temperror = false;
             else bad = "-e wants tempfail or accept";
             break;
+        case 's': s = fastspf_config_add_skip_networks(config, optarg); break;
+        case 'a': s = fastspf_config_add_allow_networks(config, optarg); break;
+        case 'H': s = fastspf_config_add_allow_helo(config, optarg); break;
+        case 'D': s = fastspf_config_add_allow_domains(config, optarg); break;
+        case 'P': s = fastspf_config_add_allow_ptr_domains(config, optarg); break;
+        case 'f': s = fastspf_config_add_trusted_forwarders(config, optarg); break;
+        case 'g': s = fastspf_config_set_best_guess(config, true, NULL); break;
+        case 'w': s = fastspf_config_set_wide_open_pass(config, optarg); break;
         case 'h':
             fastspf_config_free(config);
             usage(stdout, argv[0]);
@@ -744,7 +773,9 @@ int main(int argc, char **argv) {
     if (!bad && s == FASTSPF_STATUS_OK) s = fastspf_config_set_deadline(config, deadline_ms);
     if (!bad && s == FASTSPF_STATUS_OK && !socket_spec) bad = "-p SOCKET is required";
     if (s != FASTSPF_STATUS_OK || bad || optind != argc) {
-        if (s != FASTSPF_STATUS_OK) fprintf(stderr, "fastspf-milter: bad option: %s\n", fastspf_status_name((int)s));
+        const char *why = fastspf_config_policy_error(config);
+        if (s != FASTSPF_STATUS_OK && why) fprintf(stderr, "fastspf-milter: bad local policy option: %s\n", why);
+        else if (s != FASTSPF_STATUS_OK) fprintf(stderr, "fastspf-milter: bad option: %s\n", fastspf_status_name((int)s));
         else if (bad) fprintf(stderr, "fastspf-milter: %s\n", bad);
         else fprintf(stderr, "fastspf-milter: unexpected argument %s\n", argv[optind]);
         fastspf_config_free(config);

@@ -203,6 +203,34 @@ local function main()
   end
   mt.echo("-e accept: temperror accepted, Authentication-Results spf=temperror added")
   mt.disconnect(conn)
+
+  -- 11. Local policy (the second milter has -f provider.demo.example and
+  -- -s 198.18.0.0/15): a fail that the trusted forwarder explains is
+  -- accepted, and its Received-SPF says so; a client in a skipped network
+  -- is not checked and not refused.
+  conn = start(socket2)
+  if envelope(conn, "198.51.100.7", "client.example", "<alice@fail.demo.example>") ~= SMFIR_CONTINUE then
+    error("forwarded: the fail was not continued")
+  end
+  eom(conn)
+  -- One Received-SPF per identity: find the MAIL FROM one.
+  local found = nil
+  for i = 0, 1 do
+    local rspf = mt.getheader(conn, "Received-SPF", i)
+    local flat = rspf and (rspf:gsub("\n", ""))
+    if flat and flat:find("identity=mailfrom", 1, true) then found = flat end
+  end
+  if found == nil or found:sub(1, 5) ~= "fail " or
+     not found:find('policy="forwarded: trusted forwarder provider.demo.example authorizes the client"', 1, true) then
+    error("forwarded: the MAIL FROM Received-SPF is " .. tostring(found))
+  end
+  mt.disconnect(conn)
+  conn = start(socket2)
+  if envelope(conn, "198.18.0.1", "client.example", "<alice@fail.demo.example>") ~= SMFIR_CONTINUE then
+    error("skipped: MAIL FROM was not continued")
+  end
+  mt.disconnect(conn)
+  mt.echo("local policy: forwarded fail accepted and named, skipped client not checked")
 end
 
 local ok, err = pcall(main)

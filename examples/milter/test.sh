@@ -31,8 +31,10 @@ socket="$work/milter.sock"
 socket2="$work/milter-accept.sock"
 rm -f "$socket" "$socket2"
 log="$work/miltertest.log"
+# It also has local policy: a trusted forwarder (provider.demo.example passes
+# 198.51.100.0/25) and networks that are never checked.
 "$work/fastspf-milter" -p "unix:$socket2" -n "$dns" -t 2000 -r mx.receiver.example -e accept \
-    2> "$work/milter-accept.log" &
+    -f provider.demo.example -s 198.18.0.0/15 2> "$work/milter-accept.log" &
 milter2=$!
 trap 'kill "$DNS_PID" "$milter2" 2>/dev/null || true' EXIT
 status=0
@@ -54,6 +56,10 @@ expect "64 forged: accepted"
 expect "65 forged: refused"
 expect "length bounds: checked"
 expect "-e accept: temperror accepted, Authentication-Results spf=temperror added"
+expect "local policy: forwarded fail accepted and named, skipped client not checked"
+expect 'ip=198.51.100.7 identity=mailfrom sender=<alice@fail.demo.example> result=fail mechanism=-all policy=forwarded action=accept reply=""'
+expect 'ip=198.18.0.1 identity=mailfrom sender=<alice@fail.demo.example> result=none mechanism=- policy=exempt action=accept'
+
 expect 'sender=<alice@broken.demo.example> result=temperror mechanism=- action=accept reply=""'
 expect 'sender=<alice@pass.demo.example> result=pass mechanism=ip4:192.0.2.0/24 action=accept'
 expect 'sender=<alice@fail.demo.example> result=fail mechanism=-all action=reject reply="550 5.7.23 SPF fail: 203.0.113.9 is not a mail server of fail.demo.example; ask postmaster@fail.demo.example"'
@@ -93,6 +99,10 @@ rc=0; "$milter" -p inet:1@127.0.0.1 -d 300001 > "$work/d.out" 2> "$work/d.err" |
 check_usage "$([ "$rc" -eq 2 ] && grep -q 'fastspf-milter: -d wants' "$work/d.err" && echo y)" "-d 300001 (above 300000): refused, exit 2"
 rc=0; "$milter" -p inet:1@127.0.0.1 -i 'bad id;' > "$work/i.out" 2> "$work/i.err" || rc=$?
 check_usage "$([ "$rc" -eq 2 ] && grep -q 'authserv-id' "$work/i.err" && echo y)" "-i with a non-token authserv-id: refused, exit 2"
+rc=0; "$milter" -p inet:1@127.0.0.1 -s 10.0.0.0/33 > "$work/s.out" 2> "$work/s.err" || rc=$?
+check_usage "$([ "$rc" -eq 2 ] && grep -qF 'bad local policy option: "10.0.0.0/33" is not an IP network' "$work/s.err" && echo y)" "-s with a bad network: refused with the reason, exit 2"
+rc=0; "$milter" -p inet:1@127.0.0.1 -w maybe > "$work/w.out" 2> "$work/w.err" || rc=$?
+check_usage "$([ "$rc" -eq 2 ] && grep -qF 'wide-open pass "maybe" is neither' "$work/w.err" && echo y)" "-w maybe: refused with the reason, exit 2"
 echo "milter tests (miltertest): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 

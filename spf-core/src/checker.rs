@@ -16,6 +16,7 @@ use crate::dns::{
 use crate::eval::{CheckOptions, Deadline, Evaluation, Evaluator, Speculation};
 use crate::input::CheckRequest;
 use crate::lint::{LintOptions, LintReport, LintRequest, Linter};
+use crate::policy::LocalPolicy;
 use crate::runtime::CheckerRuntime;
 
 /// How to build a [`Checker`]. Start from [`CheckerConfig::default`] (the
@@ -45,6 +46,10 @@ pub struct CheckerConfig {
     /// Threads of the checker's runtime, which drive DNS I/O and timers.
     /// Default 2.
     pub worker_threads: usize,
+    /// The receiver's local policy, applied around every check (see
+    /// [`crate::policy`] and [`CheckerConfig::with_local_policy`]). Default
+    /// none: checks are RFC 7208's alone.
+    pub local_policy: Option<Arc<LocalPolicy>>,
 }
 
 impl Default for CheckerConfig {
@@ -55,6 +60,7 @@ impl Default for CheckerConfig {
             shared_cache: None,
             options: CheckOptions::default(),
             worker_threads: 2,
+            local_policy: None,
         }
     }
 }
@@ -83,10 +89,41 @@ impl CheckerConfig {
         self.shared_cache = Some(cache);
         self
     }
+
+    /// This local policy around every check ([`Checker::check`] and the
+    /// other check methods; not [`Checker::check_draft`] nor the lint):
+    /// exempted clients are not checked (those in `skip_networks` or
+    /// `allow_networks` cost no lookup at all), a forwarded `fail`, a best
+    /// guess and a wide-open pass are noted. What it did is the
+    /// evaluation's [`Evaluation::policy_note`], and the header fields name
+    /// it. Its lookups go through the checker's cache and count against the
+    /// check's deadline. An empty policy is the same as none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spf_core::{Checker, CheckerConfig, SpfResult, dns::Zone, policy::LocalPolicy};
+    ///
+    /// let zone = Zone::from_master_str("example.com. 300 IN TXT \"v=spf1 -all\"\n", "<doc>")?;
+    /// let mut policy = LocalPolicy::default();
+    /// policy.add_allow_networks("192.0.2.0/24")?;
+    /// let config = CheckerConfig::default().with_zone(Arc::new(zone)).with_local_policy(policy);
+    /// let checker = Checker::new(config)?;
+    /// let eval = checker.check_blocking("192.0.2.7".parse()?, "alice@example.com", "mail.example.com");
+    /// assert_eq!(eval.result, SpfResult::Pass);
+    /// assert!(eval.policy_note().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_local_policy(mut self, policy: LocalPolicy) -> Self {
+        self.local_policy = Some(Arc::new(policy));
+        self
+    }
 }
 
 struct Inner {
     evaluator: Evaluator<CachedLookup<Backend>>,
+    /// `None` when the configuration has none or an empty one: checks then
+    /// pay one `Option` test for it.
+    policy: Option<Arc<LocalPolicy>>,
     /// Declared last: dropped after the evaluator, whose speculative lookups
     /// run on it.
     runtime: CheckerRuntime,
@@ -135,7 +172,8 @@ impl Checker {
         }
         let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
         let evaluator = Evaluator::new(lookup, options);
-        Ok(Checker { inner: Arc::new(Inner { evaluator, runtime }) })
+        let policy = config.local_policy.filter(|p| !p.is_empty());
+        Ok(Checker { inner: Arc::new(Inner { evaluator, policy, runtime }) })
     }
 
     /// The cache (shareable with other checkers through
@@ -159,6 +197,12 @@ impl Checker {
     /// The evaluation options.
     pub fn options(&self) -> &CheckOptions {
         self.inner.evaluator.options()
+    }
+
+    /// The local policy applied around checks, if any
+    /// ([`CheckerConfig::with_local_policy`]).
+    pub fn local_policy(&self) -> Option<&Arc<LocalPolicy>> {
+        self.inner.policy.as_ref()
     }
 
     /// The per-check deadline ([`CheckOptions::deadline`]).
@@ -188,6 +232,10 @@ impl Checker {
     /// Checks `request`. Async, like [`Checker::check`].
     pub async fn check_request(&self, request: &CheckRequest) -> Evaluation {
         let deadline = self.deadline_from_now();
+        if let Some(policy) = &self.inner.policy {
+            let work = policy.check_within(&self.inner.evaluator, request, deadline);
+            return within_deadline(work, deadline, request).await;
+        }
         within_deadline(self.inner.evaluator.run_check(request, deadline), deadline, request).await
     }
 
@@ -217,6 +265,10 @@ impl Checker {
         // wrapper exists: a warm check is done then, and moving a check's
         // state costs more than its work.
         let deadline = self.deadline_from_now();
+        if let Some(policy) = &self.inner.policy {
+            let work = std::pin::pin!(policy.check_within(&self.inner.evaluator, request, deadline));
+            return self.inner.runtime.block_on(within_deadline(work, deadline, request));
+        }
         let mut work = std::pin::pin!(self.inner.evaluator.run_check(request, deadline));
         if tokio::runtime::Handle::try_current().is_err()
             && let Poll::Ready(eval) = self.inner.runtime.poll_now(work.as_mut())
@@ -234,9 +286,14 @@ impl Checker {
     pub fn start(&self, request: CheckRequest) -> Result<Evaluation, WaitingCheck<'_>> {
         let deadline = self.deadline_from_now();
         let evaluator = &self.inner.evaluator;
-        let mut work: Pin<Box<dyn Future<Output = Evaluation> + Send + '_>> = Box::pin(async move {
-            within_deadline(evaluator.run_check(&request, deadline), deadline, &request).await
-        });
+        let mut work: Pin<Box<dyn Future<Output = Evaluation> + Send + '_>> = match &self.inner.policy {
+            None => Box::pin(async move {
+                within_deadline(evaluator.run_check(&request, deadline), deadline, &request).await
+            }),
+            Some(policy) => Box::pin(async move {
+                within_deadline(policy.check_within(evaluator, &request, deadline), deadline, &request).await
+            }),
+        };
         match self.inner.runtime.poll_now(work.as_mut()) {
             Poll::Ready(eval) => Ok(eval),
             Poll::Pending => Err(WaitingCheck { runtime: &self.inner.runtime, work }),

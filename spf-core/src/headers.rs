@@ -5,6 +5,13 @@
 //! `identity=helo`, `smtp.mailfrom` / `smtp.helo`): a HELO result must never
 //! pass for a MAIL FROM result.
 //!
+//! When local policy acted on the result ([`Evaluation::policy_note`], see
+//! [`crate::policy`]), both name it: Received-SPF with a last
+//! `policy="..."` key (RFC 7208 §9.1 allows further keys) and, for a client
+//! that was not checked, a comment saying why instead of a domain's
+//! designation; Authentication-Results with a comment after the entry. The
+//! result they carry is the evaluation's (a wide-open pass: `neutral`).
+//!
 //! # What a sender controls, and how it is kept in its place
 //!
 //! The envelope sender, the HELO name and every record (hence every problem
@@ -59,7 +66,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-use crate::eval::{Evaluation, Identity, SpfResult};
+use crate::eval::{Evaluation, Identity, PolicyNote, SpfResult};
 
 /// The most octets of a value (`envelope-from=`, `helo=`, `receiver=`,
 /// `mechanism=`, `smtp.mailfrom=`, the authserv-id) or of a name in the
@@ -125,6 +132,11 @@ pub fn received_spf(eval: &Evaluation, receiver: Option<&str>) -> String {
     if let Some(problem) = problem(eval) {
         pairs.push(("problem", problem));
     }
+    if let Some(note) = note_text(eval) {
+        let mut quoted = String::new();
+        push_quoted(&mut quoted, &note);
+        pairs.push(("policy", quoted));
+    }
     let count = pairs.len();
     for (i, (key, value)) in pairs.into_iter().enumerate() {
         let end = if i + 1 < count { ";" } else { "" };
@@ -138,6 +150,15 @@ fn push_comment(out: &mut String, eval: &Evaluation, receiver: Option<&str>) {
     if let Some(r) = receiver {
         push_comment_text(out, bounded(r, MAX_VALUE_OCTETS).as_ref());
         out.push_str(": ");
+    }
+    // A client local policy exempted was not checked: the usual words
+    // ("domain of ... designates ...") would claim a domain's policy.
+    if let Some(PolicyNote::Exempt { exemption }) = eval.policy_note() {
+        let mut text = Bounded::new(MAX_PROBLEM_OCTETS);
+        // A `fmt::Error` here only means the text reached its bound.
+        let _ = write!(text, "{exemption}");
+        push_comment_text(out, &text.finish());
+        return;
     }
     let who = |out: &mut String| match eval.identity {
         Identity::MailFrom => {
@@ -200,6 +221,19 @@ fn problem(eval: &Evaluation) -> Option<String> {
     Some(out)
 }
 
+/// What local policy did ([`Evaluation::policy_note`]), bounded at
+/// [`MAX_PROBLEM_OCTETS`]: Received-SPF's `policy="..."` and a comment at the
+/// end of the Authentication-Results entry. The note names domains from
+/// local configuration and the checked domain, so it is bounded and quoted
+/// like any text from outside.
+fn note_text(eval: &Evaluation) -> Option<String> {
+    let note = eval.policy_note()?;
+    let mut text = Bounded::new(MAX_PROBLEM_OCTETS);
+    // A `fmt::Error` here only means the text reached its bound.
+    let _ = write!(text, "{note}");
+    Some(text.finish())
+}
+
 /// The `spf` method entry of Authentication-Results (RFC 8601 §2.7.2), e.g.
 /// `spf=pass smtp.mailfrom=alice@example.com`. For `permerror` and
 /// `temperror` a `reason="..."` names the problem. Folded with LF before
@@ -222,6 +256,20 @@ fn spf_entry(eval: &Evaluation) -> Vec<String> {
         Identity::MailFrom => format!(" smtp.mailfrom={}", value(&eval.sender)),
         Identity::Helo => format!(" smtp.helo={}", value(eval.helo.as_deref().unwrap_or(&eval.domain))),
     });
+    // What local policy did, as a comment (RFC 8601 §2.2 allows CFWS
+    // here), one segment per word so that it folds between words.
+    if let Some(note) = note_text(eval) {
+        let mut comment = String::new();
+        push_comment_text(&mut comment, &note);
+        let start = segments.len();
+        segments.extend(comment.split(' ').filter(|w| !w.is_empty()).map(|w| format!(" {w}")));
+        if segments.len() > start {
+            segments[start].insert(1, '(');
+            if let Some(last) = segments.last_mut() {
+                last.push(')');
+            }
+        }
+    }
     segments
 }
 

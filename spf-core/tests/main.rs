@@ -5,6 +5,7 @@ mod headers;
 mod hostile;
 mod issue_14;
 mod lint;
+mod local_policy;
 mod properties;
 mod real_dns;
 mod speculation;

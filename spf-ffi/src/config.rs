@@ -1,10 +1,11 @@
 //! `fastspf_config`: how to build a checker.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::sync::Arc;
 use std::time::Duration;
 
 use spf_core::dns::{ResolverSettings, Zone, parse_nameserver};
+use spf_core::policy::{BEST_GUESS_RECORD, LocalPolicy, PolicyError, WideOpenPass};
 use spf_core::{CheckerConfig, DnsSource};
 
 use crate::boundary::{Handle, guard, guard_value, text, text_or_none};
@@ -39,13 +40,15 @@ pub(crate) struct Config {
     /// Master files, read by `checker_config` (then they replace the
     /// resolver as the checker's DNS).
     zone_files: Vec<String>,
+    /// Why the last local-policy setter failed (`fastspf_config_policy_error`).
+    policy_error: Option<CString>,
 }
 
 impl Config {
     fn new() -> Config {
         // The core's defaults, the trace included (off: C has no way to
         // read a check's trace).
-        Config { core: CheckerConfig::default(), zone_files: Vec::new() }
+        Config { core: CheckerConfig::default(), zone_files: Vec::new(), policy_error: None }
     }
 
     /// The resolver settings (the DNS a configuration has until a checker
@@ -57,6 +60,28 @@ impl Config {
         match &mut self.core.dns {
             DnsSource::Resolver(settings) => settings,
             _ => unreachable!("set to a resolver above"),
+        }
+    }
+
+    /// Changes the local policy with `change`, all or nothing: on an error
+    /// the policy stays as it was, the error's text is kept for
+    /// `fastspf_config_policy_error`, and the status is
+    /// [`fastspf_status::InvalidArgument`].
+    fn change_policy(
+        &mut self,
+        change: impl FnOnce(&mut LocalPolicy) -> Result<(), PolicyError>,
+    ) -> Result<(), fastspf_status> {
+        let mut policy = self.core.local_policy.as_deref().cloned().unwrap_or_default();
+        match change(&mut policy) {
+            Ok(()) => {
+                self.core.local_policy = Some(Arc::new(policy));
+                self.policy_error = None;
+                Ok(())
+            }
+            Err(error) => {
+                self.policy_error = CString::new(error.to_string().replace('\0', "?")).ok();
+                Err(fastspf_status::InvalidArgument)
+            }
         }
     }
 
@@ -249,6 +274,163 @@ pub unsafe extern "C" fn fastspf_config_set_receiver(
         let config = unsafe { fastspf_config::get_mut(config)? };
         config.core.options.receiver = unsafe { text_or_none(receiver)? }.map(str::to_string);
         Ok(())
+    })
+}
+
+/// One `fastspf_config_add_*` call for a list of local policy.
+///
+/// # Safety
+/// As for the exports: `config` a live configuration, `list` a C string.
+unsafe fn add_policy_list(
+    config: *mut fastspf_config,
+    list: *const c_char,
+    add: fn(&mut LocalPolicy, &str) -> Result<(), PolicyError>,
+) -> Result<(), fastspf_status> {
+    let config = unsafe { fastspf_config::get_mut(config)? };
+    let list = unsafe { text(list)? };
+    config.change_policy(|policy| add(policy, list))
+}
+
+/// Local policy: adds client networks that are never checked (policyd-spf's
+/// `skip_addresses`, e.g. `"127.0.0.0/8,::1"`): a comma- or space-separated
+/// list of `address` or `address/prefix`. A check from such a client sends
+/// no DNS query; its result is FASTSPF_RESULT_NONE with the policy note
+/// kind `"exempt"` (most receivers add no header then). At most 100,000
+/// networks in all. Every `fastspf_config_add_*` and `_set_*` call of local
+/// policy changes all or nothing: on FASTSPF_STATUS_INVALID_ARGUMENT
+/// (a malformed item, a list too long) the policy is unchanged and
+/// `fastspf_config_policy_error` says why.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_skip_networks(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_skip_networks) })
+}
+
+/// Local policy: adds client networks treated as authorized (policyd-spf's
+/// `Whitelist`), a list as for `fastspf_config_add_skip_networks`. A check
+/// from such a client sends no DNS query; its result is
+/// FASTSPF_RESULT_PASS with the policy note kind `"exempt"`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_allow_networks(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_allow_networks) })
+}
+
+/// Local policy: adds HELO names (comma- or space-separated domains, at most
+/// 32) whose A/AAAA records, when they hold the client, make it authorized
+/// (policyd-spf's `HELO_Whitelist`): FASTSPF_RESULT_PASS, note kind
+/// `"exempt"`. Costs one A or AAAA query per check with a listed HELO name.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_allow_helo(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_allow_helo) })
+}
+
+/// Local policy: adds domains (comma- or space-separated, at most 32) whose
+/// SPF policy, when it passes the client, makes it authorized
+/// (policyd-spf's `Domain_Whitelist`): FASTSPF_RESULT_PASS, note kind
+/// `"exempt"`. Costs an SPF check per listed domain on every check, until
+/// one passes (answers are cached).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_allow_domains(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_allow_spf_domains) })
+}
+
+/// Local policy: adds domains (comma- or space-separated, at most 32) whose
+/// subdomains, when one is the client's validated PTR name (RFC 7208 §5.5),
+/// make it authorized (policyd-spf's `Domain_Whitelist_PTR`):
+/// FASTSPF_RESULT_PASS, note kind `"exempt"`. Costs a PTR query and up to 10
+/// A/AAAA queries per check.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_allow_ptr_domains(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_allow_ptr_domains) })
+}
+
+/// Local policy: adds trusted forwarders (comma- or space-separated domains,
+/// at most 32). A MAIL FROM fail from a client that a forwarder's SPF
+/// policy passes stays FASTSPF_RESULT_FAIL, with the policy note kind
+/// `"forwarded"` naming the forwarder: forwarded mail, not to be rejected.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_add_trusted_forwarders(
+    config: *mut fastspf_config,
+    list: *const c_char,
+) -> fastspf_status {
+    guard(|| unsafe { add_policy_list(config, list, LocalPolicy::add_trusted_forwarders) })
+}
+
+/// Local policy: the best guess for domains without an SPF record (off by
+/// default). `enabled` false turns it off (`record` is ignored); true with
+/// a NULL `record` uses pyspf's `"v=spf1 a/24 mx/24 ptr"`, otherwise
+/// `record` (it must start with `v=spf1`). Such a domain's result stays
+/// FASTSPF_RESULT_NONE; the guess is the policy note (kind `"best_guess"`),
+/// never the domain's own policy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_set_best_guess(
+    config: *mut fastspf_config,
+    enabled: bool,
+    record: *const c_char,
+) -> fastspf_status {
+    guard(|| {
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        let record =
+            if enabled { Some(unsafe { text_or_none(record)? }.unwrap_or(BEST_GUESS_RECORD)) } else { None };
+        config.change_policy(|policy| policy.set_best_guess(record))
+    })
+}
+
+/// Local policy: what a pass from a wide-open policy (one that passes 2^24
+/// or more IPv4 addresses, or 1/65536 of IPv6, `+all` included) becomes:
+/// `"pass"` (the default, RFC 7208's answer) or `"neutral"` (the result is
+/// then FASTSPF_RESULT_NEUTRAL with the policy note kind `"wide_open"`
+/// naming the domain). Judging a domain costs one lint of its policy (at
+/// most 100 queries), remembered for an hour.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_set_wide_open_pass(
+    config: *mut fastspf_config,
+    mode: *const c_char,
+) -> fastspf_status {
+    guard(|| {
+        let config = unsafe { fastspf_config::get_mut(config)? };
+        let mode = unsafe { text(mode)? };
+        let wide_open = match mode {
+            "pass" => WideOpenPass::Pass,
+            "neutral" => WideOpenPass::Neutral,
+            _ => {
+                let text = format!("wide-open pass {mode:?} is neither \"pass\" nor \"neutral\"");
+                config.policy_error = CString::new(text.replace('\0', "?")).ok();
+                return Err(fastspf_status::InvalidArgument);
+            }
+        };
+        config.change_policy(|policy| {
+            policy.wide_open = wide_open;
+            Ok(())
+        })
+    })
+}
+
+/// Why the last local-policy call on `config` (`fastspf_config_add_skip_networks`
+/// and the others above) failed with FASTSPF_STATUS_INVALID_ARGUMENT, e.g.
+/// `"\"10.0.0.0/33\" is not an IP network (address or address/prefix)"`; NULL
+/// when the last one succeeded, none was made, or `config` is NULL. Owned
+/// by `config`: valid until the next local-policy call on it or
+/// `fastspf_config_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_config_policy_error(config: *const fastspf_config) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { fastspf_config::get_or_none(config) } {
+        Some(config) => config.policy_error.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+        None => std::ptr::null(),
     })
 }
 

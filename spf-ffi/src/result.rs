@@ -1,10 +1,11 @@
 //! `fastspf_result`: one check's outcome and its accessors.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::sync::OnceLock;
 
 use spf_core::Evaluation;
 use spf_core::headers::{authentication_results_spf, received_spf};
+use spf_core::policy::PolicyNote;
 
 use crate::boundary::{Handle, guard_value};
 use crate::status::fastspf_spf_result;
@@ -25,6 +26,7 @@ pub(crate) struct ResultObj {
     reason: OnceLock<Option<CString>>,
     received_spf: OnceLock<CString>,
     authentication_results: OnceLock<CString>,
+    policy_note: OnceLock<Option<CString>>,
 }
 
 /// A C string of `text`, with any NUL byte replaced (they cannot occur in
@@ -48,6 +50,7 @@ impl ResultObj {
             reason: OnceLock::new(),
             received_spf: OnceLock::new(),
             authentication_results: OnceLock::new(),
+            policy_note: OnceLock::new(),
         }
     }
 }
@@ -125,8 +128,9 @@ pub unsafe extern "C" fn fastspf_result_reason(result: *const fastspf_result) ->
 /// The whole `Received-SPF:` header field (RFC 7208 §9.1), safe to add to a
 /// message as is: folded with a line feed before a space where it is long
 /// (lines of at most 78 octets where possible, never over 998), no CR, no
-/// trailing line break; pass it to `smfi_insheader` unchanged. Owned by
-/// `result`.
+/// trailing line break; pass it to `smfi_insheader` unchanged. When local
+/// policy acted (`fastspf_result_policy_kind`), its last key is
+/// `policy="..."`. Owned by `result`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_received_spf(result: *const fastspf_result) -> *const c_char {
     guard_value(std::ptr::null(), || match unsafe { get(result) } {
@@ -139,7 +143,8 @@ pub unsafe extern "C" fn fastspf_result_received_spf(result: *const fastspf_resu
 
 /// The `spf` method entry of an Authentication-Results field (RFC 8601),
 /// e.g. `"spf=pass smtp.mailfrom=alice@example.com"`, folded like
-/// `fastspf_result_received_spf` when long. Owned by `result`.
+/// `fastspf_result_received_spf` when long; when local policy acted, a
+/// comment after it says what it did. Owned by `result`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_authentication_results(
     result: *const fastspf_result,
@@ -162,6 +167,44 @@ pub unsafe extern "C" fn fastspf_result_dns_lookups(result: *const fastspf_resul
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_void_lookups(result: *const fastspf_result) -> u32 {
     guard_value(0, || unsafe { get(result) }.map_or(0, |r| r.eval.void_lookups))
+}
+
+/// What local policy (the `fastspf_config_add_*` and `_set_*` calls of local
+/// policy) did to this result, as a static string: `"exempt"` (the client
+/// was not checked: FASTSPF_RESULT_PASS for an allowed client,
+/// FASTSPF_RESULT_NONE for a skipped one), `"forwarded"` (a fail from a
+/// trusted forwarder: forwarded mail, not to be rejected), `"best_guess"`
+/// (the domain has no SPF record; the result stays none) or `"wide_open"`
+/// (a pass from a wide-open policy, now FASTSPF_RESULT_NEUTRAL). NULL when
+/// local policy did nothing, or for a NULL `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_policy_kind(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        let Some(note) = unsafe { get(result) }.and_then(|r| r.eval.policy_note()) else {
+            return std::ptr::null();
+        };
+        let kind: &'static CStr = match note {
+            PolicyNote::Exempt { .. } => c"exempt",
+            PolicyNote::Forwarded { .. } => c"forwarded",
+            PolicyNote::BestGuess { .. } => c"best_guess",
+            PolicyNote::WideOpen(_) => c"wide_open",
+            _ => c"other",
+        };
+        kind.as_ptr()
+    })
+}
+
+/// What local policy did, in words (e.g. `"forwarded: trusted forwarder
+/// fwd.example authorizes the client"`; the header fields carry the same
+/// text), or NULL when it did nothing. Owned by `result`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_policy_note(result: *const fastspf_result) -> *const c_char {
+    guard_value(std::ptr::null(), || match unsafe { get(result) } {
+        Some(r) => {
+            opt_ptr(r.policy_note.get_or_init(|| r.eval.policy_note().map(|n| c_string(&n.to_string()))))
+        }
+        None => std::ptr::null(),
+    })
 }
 
 /// Frees a result and every string it returned. NULL is a no-op.

@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList};
 use spf_core::dns::{ResolverSettings, Zone, parse_nameserver};
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::lint::{AddressSpace, Authorized, Diagnostic, LintOptions, LintReport, LintRequest, Severity};
+use spf_core::policy::{BEST_GUESS_RECORD, LocalPolicy, PolicyError, WideOpenPass};
 use spf_core::record::{Mechanism, Modifier, Term};
 use spf_core::{CheckRequest, Checker, CheckerConfig, DnsSource, Evaluation, Record, Speculation};
 
@@ -126,6 +127,20 @@ impl PyEvaluation {
         let json = serde_json::to_string(&self.eval.trace).map_err(|e| library_error(py, e.to_string()))?;
         py.import("json")?.call_method1("loads", (json,))
     }
+    /// What local policy did, in words (the header fields carry the same
+    /// text), or None.
+    #[getter]
+    fn policy_note(&self) -> Option<String> {
+        self.eval.policy_note().map(ToString::to_string)
+    }
+    /// What local policy did, as a dict (`kind`: `exempt`, `forwarded`,
+    /// `best_guess` or `wide_open`, and its details), or None.
+    #[getter]
+    fn policy<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(note) = self.eval.policy_note() else { return Ok(None) };
+        let json = serde_json::to_string(note).map_err(|e| library_error(py, e.to_string()))?;
+        py.import("json")?.call_method1("loads", (json,)).map(Some)
+    }
     /// The `Received-SPF:` header field, folded with a line feed before a
     /// space where it is long (no CR, no trailing line break).
     #[pyo3(signature = (receiver=None))]
@@ -148,6 +163,9 @@ impl PyEvaluation {
         }
         if let Some(r) = self.reason() {
             text.push_str(&format!(" reason={r:?}"));
+        }
+        if let Some(note) = self.eval.policy_note() {
+            text.push_str(&format!(" policy={:?}", note.kind()));
         }
         text.push('>');
         text
@@ -234,12 +252,69 @@ fn checker_config(
     Ok(config)
 }
 
+/// `best_guess=`: True (pyspf's record), False, or a record of one's own.
+#[derive(FromPyObject)]
+enum BestGuess {
+    Flag(bool),
+    Record(String),
+}
+
+/// The local policy from `Checker()`'s arguments (`None`: none given).
+/// Bad input is a `ValueError` naming the argument.
+#[allow(clippy::too_many_arguments)]
+fn local_policy(
+    skip_networks: Option<Vec<String>>,
+    allow_networks: Option<Vec<String>>,
+    allow_helo: Option<Vec<String>>,
+    allow_domains: Option<Vec<String>>,
+    allow_ptr_domains: Option<Vec<String>>,
+    trusted_forwarders: Option<Vec<String>>,
+    best_guess: Option<BestGuess>,
+    wide_open_pass: Option<String>,
+) -> PyResult<Option<LocalPolicy>> {
+    type Add = fn(&mut LocalPolicy, &str) -> Result<(), PolicyError>;
+    let bad = |name: &str, e: PolicyError| PyValueError::new_err(format!("{name}: {e}"));
+    let mut policy = LocalPolicy::default();
+    let lists: [(&str, Option<Vec<String>>, Add); 6] = [
+        ("skip_networks", skip_networks, LocalPolicy::add_skip_networks),
+        ("allow_networks", allow_networks, LocalPolicy::add_allow_networks),
+        ("allow_helo", allow_helo, LocalPolicy::add_allow_helo),
+        ("allow_domains", allow_domains, LocalPolicy::add_allow_spf_domains),
+        ("allow_ptr_domains", allow_ptr_domains, LocalPolicy::add_allow_ptr_domains),
+        ("trusted_forwarders", trusted_forwarders, LocalPolicy::add_trusted_forwarders),
+    ];
+    for (name, items, add) in lists {
+        for item in items.iter().flatten() {
+            add(&mut policy, item).map_err(|e| bad(name, e))?;
+        }
+    }
+    let record = match best_guess {
+        None | Some(BestGuess::Flag(false)) => None,
+        Some(BestGuess::Flag(true)) => Some(BEST_GUESS_RECORD.to_string()),
+        Some(BestGuess::Record(record)) => Some(record),
+    };
+    policy.set_best_guess(record.as_deref()).map_err(|e| bad("best_guess", e))?;
+    policy.wide_open = match wide_open_pass.as_deref() {
+        None | Some("pass") => WideOpenPass::Pass,
+        Some("neutral") => WideOpenPass::Neutral,
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "wide_open_pass must be \"pass\" or \"neutral\", not {other:?}"
+            )));
+        }
+    };
+    Ok((!policy.is_empty()).then_some(policy))
+}
+
 #[pymethods]
 impl PyChecker {
     #[new]
     #[pyo3(signature = (*, nameservers=None, timeout=None, attempts=None, deadline=None, cache_size=None,
                         cache_bytes=None, zone_files=None, zone=None, max_dns_lookups=None,
-                        max_void_lookups=None, receiver=None, trace=None, speculate=None))]
+                        max_void_lookups=None, receiver=None, trace=None, speculate=None,
+                        skip_networks=None, allow_networks=None, allow_helo=None, allow_domains=None,
+                        allow_ptr_domains=None, trusted_forwarders=None, best_guess=None,
+                        wide_open_pass=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -256,6 +331,14 @@ impl PyChecker {
         receiver: Option<String>,
         trace: Option<bool>,
         speculate: Option<bool>,
+        skip_networks: Option<Vec<String>>,
+        allow_networks: Option<Vec<String>>,
+        allow_helo: Option<Vec<String>>,
+        allow_domains: Option<Vec<String>>,
+        allow_ptr_domains: Option<Vec<String>>,
+        trusted_forwarders: Option<Vec<String>>,
+        best_guess: Option<BestGuess>,
+        wide_open_pass: Option<String>,
     ) -> PyResult<Self> {
         let mut config = checker_config(
             py,
@@ -284,6 +367,18 @@ impl PyChecker {
         }
         if speculate == Some(false) {
             config.options.speculation = Speculation::OFF;
+        }
+        if let Some(policy) = local_policy(
+            skip_networks,
+            allow_networks,
+            allow_helo,
+            allow_domains,
+            allow_ptr_domains,
+            trusted_forwarders,
+            best_guess,
+            wide_open_pass,
+        )? {
+            config = config.with_local_policy(policy);
         }
         let checker = py.detach(|| Checker::new(config)).map_err(|e| core_error(py, e))?;
         Ok(PyChecker { checker, receiver: receiver.map(Arc::from) })

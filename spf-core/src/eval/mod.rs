@@ -22,7 +22,7 @@ pub(crate) use check_host::Deadline;
 pub use check_host::Evaluator;
 pub use limits::{Limits, VoidCounting};
 pub use options::{CheckOptions, default_explanation};
-pub use result::{Evaluation, LimitKind, Matched, Reason, SpfResult};
+pub use result::{Evaluation, Exemption, LimitKind, Matched, PolicyNote, Reason, SpfResult, WideOpen};
 pub use speculate::Speculation;
 pub use target::Via;
 pub(crate) use target::{BadTarget, expand_target};

@@ -244,6 +244,11 @@ pub struct Evaluation {
     pub dns_queries: u32,
     /// Each step, in order. Empty when tracing is off.
     pub trace: Vec<TraceEvent>,
+    /// What local policy did, if anything (a [`Checker`](crate::Checker)
+    /// with [`CheckerConfig::with_local_policy`](crate::CheckerConfig::with_local_policy)).
+    /// Boxed: most evaluations have none, and they stay small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Box<PolicyNote>>,
 }
 
 impl Evaluation {
@@ -265,7 +270,25 @@ impl Evaluation {
             void_lookups: 0,
             dns_queries: 0,
             trace: Vec::new(),
+            policy: None,
         }
+    }
+
+    /// The evaluation of a client that local policy exempts from the
+    /// check: [`Exemption::result`] (`pass` or `none`), no term matched, no
+    /// lookups counted (the exemption's own, if it needed any, are not a
+    /// check's), and the exemption as its [`PolicyNote`].
+    pub fn exempt(request: &CheckRequest, exemption: Exemption) -> Evaluation {
+        let result = exemption.result();
+        Evaluation {
+            policy: Some(Box::new(PolicyNote::Exempt { exemption })),
+            ..Evaluation::new(request, result)
+        }
+    }
+
+    /// What local policy did to this result, if anything.
+    pub fn policy_note(&self) -> Option<&PolicyNote> {
+        self.policy.as_deref()
     }
 
     /// The `temperror` of a check that ran past its deadline
@@ -292,5 +315,149 @@ impl Evaluation {
             }
             (None, None) => String::new(),
         }
+    }
+}
+
+/// Why local policy exempted a client from the SPF check (see
+/// [`crate::policy::LocalPolicy`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Exemption {
+    /// In `skip_networks`: never checked (local submission).
+    Skipped,
+    /// In `allow_networks`: treated as authorized.
+    AllowedNetwork,
+    /// Its HELO name is on `allow_helo` and its A/AAAA records hold the client.
+    AllowedHelo {
+        /// The HELO name.
+        helo: String,
+    },
+    /// It passes the SPF policy of a domain on `allow_spf_domains`.
+    AllowedBySpf {
+        /// That domain.
+        domain: String,
+    },
+    /// Its validated PTR name lies in a domain on `allow_ptr_domains`.
+    AllowedByPtr {
+        /// That domain.
+        domain: String,
+    },
+}
+
+impl Exemption {
+    /// Whether the client counts as authorized (`false`: merely not checked).
+    pub fn is_allowed(&self) -> bool {
+        !matches!(self, Exemption::Skipped)
+    }
+
+    /// The result an exempted client gets: `pass` when it counts as
+    /// authorized, `none` when it is merely not checked.
+    pub fn result(&self) -> SpfResult {
+        if self.is_allowed() { SpfResult::Pass } else { SpfResult::None }
+    }
+}
+
+impl fmt::Display for Exemption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exemption::Skipped => f.write_str("client in a network that is not checked"),
+            Exemption::AllowedNetwork => f.write_str("client in an allowed network"),
+            Exemption::AllowedHelo { helo } => write!(f, "allowed HELO name {helo} resolves to the client"),
+            Exemption::AllowedBySpf { domain } => {
+                write!(f, "client authorized by the SPF policy of {domain}")
+            }
+            Exemption::AllowedByPtr { domain } => write!(f, "client's validated PTR name is in {domain}"),
+        }
+    }
+}
+
+/// What local policy ([`crate::policy::LocalPolicy`]) did to a check's
+/// result: [`Evaluation::policy_note`]. The header fields name it
+/// ([`crate::headers`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PolicyNote {
+    /// The client was not checked: local policy exempts it. The result is
+    /// [`Exemption::result`] (`pass` for an allowed client, `none` for a
+    /// skipped one), never a domain's own.
+    Exempt {
+        /// Why.
+        exemption: Exemption,
+    },
+    /// The check failed, but a trusted forwarder authorizes the client: the
+    /// mail was forwarded. Not to be rejected. The result stays `fail`.
+    Forwarded {
+        /// The forwarder whose SPF policy passes the client.
+        forwarder: String,
+        /// Its term that matched.
+        matched: Option<Matched>,
+    },
+    /// The domain publishes no SPF record; this is what the best-guess
+    /// record says. A guess, never the domain's own policy: the result
+    /// stays `none`.
+    BestGuess {
+        /// The guessed result.
+        result: SpfResult,
+        /// The guess's term that matched, if any.
+        matched: Option<Matched>,
+    },
+    /// The pass came from a wide-open policy and is treated as `neutral`
+    /// (the evaluation's result is then `neutral`).
+    WideOpen(WideOpen),
+}
+
+impl PolicyNote {
+    /// A short name of the kind of note: `exempt`, `forwarded`,
+    /// `best_guess` or `wide_open` (the C and Python layers use it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyNote::Exempt { .. } => "exempt",
+            PolicyNote::Forwarded { .. } => "forwarded",
+            PolicyNote::BestGuess { .. } => "best_guess",
+            PolicyNote::WideOpen(_) => "wide_open",
+        }
+    }
+}
+
+impl fmt::Display for PolicyNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyNote::Exempt { exemption } => write!(f, "not checked: {exemption}"),
+            PolicyNote::Forwarded { forwarder, .. } => {
+                write!(f, "forwarded: trusted forwarder {forwarder} authorizes the client")
+            }
+            PolicyNote::BestGuess { result, matched } => {
+                write!(f, "no SPF record, best guess {result}")?;
+                if let Some(m) = matched {
+                    write!(f, " by {}", m.term)?;
+                }
+                Ok(())
+            }
+            PolicyNote::WideOpen(w) => write!(f, "{w}, pass treated as neutral"),
+        }
+    }
+}
+
+/// Why a policy counts as wide open.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct WideOpen {
+    /// The domain whose policy passed.
+    pub domain: String,
+    /// IPv4 addresses it passes whatever client-dependent terms answer
+    /// (`None`: more than `u128` holds, never for IPv4).
+    pub ipv4_addresses: Option<u128>,
+    /// Its share of the IPv6 space, 0.0 to 1.0.
+    pub ipv6_fraction: f64,
+}
+
+impl fmt::Display for WideOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "wide-open policy of {}: passes ", self.domain)?;
+        match self.ipv4_addresses {
+            Some(n) => write!(f, "{n} IPv4 addresses")?,
+            None => f.write_str("every IPv4 address")?,
+        }
+        write!(f, " and {:.6} % of IPv6", self.ipv6_fraction * 100.0)
     }
 }

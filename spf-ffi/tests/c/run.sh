@@ -64,6 +64,18 @@ for test in checker_cache; do
     fi
 done
 
+# Local policy (skip and allow lists, forwarders, best guess, wide-open
+# passes) over a zone of its own.
+for test in local_policy; do
+    cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
+    echo "--- $test (valgrind memcheck)"
+    if "${valgrind[@]}" "$out/$test" "$root/spf-ffi/tests/c/$test.zone"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); echo "FAILED: $test"
+    fi
+done
+
 # The static library links into a program on its own.
 cc "${cflags[@]}" spf-ffi/tests/c/results.c -o "$out/results-static" "$lib/libfastspf.a" -lpthread -ldl -lm
 echo "--- results (static library)"

@@ -66,6 +66,16 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def _names(value: Union[str, Iterable[str], None]) -> Optional[List[str]]:
+    """A list of networks or domains: one string (comma- or space-separated
+    items) or an iterable of them."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
 def _zone_files(zone_file: Union[PathLike, Iterable[PathLike], None]) -> Optional[List[str]]:
     if zone_file is None:
         return None
@@ -102,7 +112,37 @@ class Checker:
         True), so a first-seen sender costs the depth of its record tree in
         round trips rather than the number of its queries. Results are the
         same either way.
-    :raises ValueError: for a malformed nameserver or out-of-range setting.
+
+    Local policy (none by default), applied around every check; what it did
+    is :attr:`Evaluation.policy_note` (words, also in the header fields) and
+    :attr:`Evaluation.policy` (a dict with ``kind``). Networks are
+    ``"address"`` or ``"address/prefix"``; each list is one string (comma-
+    or space-separated) or an iterable of them.
+
+    :param skip_networks: clients never checked (policyd-spf's
+        ``skip_addresses``): no DNS query; result ``none``, policy kind
+        ``exempt``.
+    :param allow_networks: clients treated as authorized (``Whitelist``): no
+        DNS query; result ``pass``, policy kind ``exempt``.
+    :param allow_helo: HELO names that, when their A/AAAA records hold the
+        client, make it authorized (``HELO_Whitelist``).
+    :param allow_domains: domains whose SPF policy, when it passes the
+        client, makes it authorized (``Domain_Whitelist``).
+    :param allow_ptr_domains: domains that, when the client's validated PTR
+        name is in one, make it authorized (``Domain_Whitelist_PTR``).
+    :param trusted_forwarders: domains whose SPF policy, when it passes the
+        client, turns a MAIL FROM ``fail`` into forwarded mail: the result
+        stays ``fail``, policy kind ``forwarded`` names the forwarder; not
+        to be rejected.
+    :param best_guess: for domains without SPF, ``True`` evaluates pyspf's
+        ``v=spf1 a/24 mx/24 ptr`` (or give a record of your own); the result
+        stays ``none`` and the guess is policy kind ``best_guess``, never the
+        domain's own policy. Default off.
+    :param wide_open_pass: ``"pass"`` (default) or ``"neutral"``: a pass from
+        a policy that passes 2^24+ IPv4 addresses (or 1/65536 of IPv6) is
+        then ``neutral``, policy kind ``wide_open`` naming the domain.
+    :raises ValueError: for a malformed nameserver, network, domain or
+        out-of-range setting.
     :raises Error: when a zone file cannot be read or the resolver cannot be set up.
     """
 
@@ -124,6 +164,14 @@ class Checker:
         receiver: Optional[str] = None,
         trace: Optional[bool] = None,
         speculate: Optional[bool] = None,
+        skip_networks: Union[str, Iterable[str], None] = None,
+        allow_networks: Union[str, Iterable[str], None] = None,
+        allow_helo: Union[str, Iterable[str], None] = None,
+        allow_domains: Union[str, Iterable[str], None] = None,
+        allow_ptr_domains: Union[str, Iterable[str], None] = None,
+        trusted_forwarders: Union[str, Iterable[str], None] = None,
+        best_guess: Union[bool, str, None] = None,
+        wide_open_pass: Optional[str] = None,
     ) -> None:
         if isinstance(nameservers, str):
             nameservers = [nameservers]
@@ -144,6 +192,14 @@ class Checker:
             receiver=receiver,
             trace=trace,
             speculate=speculate,
+            skip_networks=_names(skip_networks),
+            allow_networks=_names(allow_networks),
+            allow_helo=_names(allow_helo),
+            allow_domains=_names(allow_domains),
+            allow_ptr_domains=_names(allow_ptr_domains),
+            trusted_forwarders=_names(trusted_forwarders),
+            best_guess=best_guess,
+            wide_open_pass=wide_open_pass,
         )
 
     def check(self, ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation:

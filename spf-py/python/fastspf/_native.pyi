@@ -1,6 +1,6 @@
 """Type stubs for fastspf._native, the Rust core."""
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union, final
 
 from ._base import Result, Severity
 
@@ -36,6 +36,10 @@ class Evaluation:
     def void_lookups(self) -> int: ...
     @property
     def trace(self) -> List[Dict[str, Any]]: ...
+    @property
+    def policy_note(self) -> Optional[str]: ...
+    @property
+    def policy(self) -> Optional[Dict[str, Any]]: ...
     def received_spf(self, receiver: Optional[str] = None) -> str: ...
     def authentication_results(self, authserv_id: str) -> str: ...
 
@@ -57,6 +61,14 @@ class Checker:
         receiver: Optional[str] = None,
         trace: Optional[bool] = None,
         speculate: Optional[bool] = None,
+        skip_networks: Optional[Sequence[str]] = None,
+        allow_networks: Optional[Sequence[str]] = None,
+        allow_helo: Optional[Sequence[str]] = None,
+        allow_domains: Optional[Sequence[str]] = None,
+        allow_ptr_domains: Optional[Sequence[str]] = None,
+        trusted_forwarders: Optional[Sequence[str]] = None,
+        best_guess: Union[bool, str, None] = None,
+        wide_open_pass: Optional[str] = None,
     ) -> Checker: ...
     def check(self, ip: str, mail_from: str, helo: Optional[str] = None) -> Evaluation: ...
     def check_helo(self, ip: str, helo: str) -> Evaluation: ...
