@@ -72,8 +72,10 @@ export FASTSPF_TESTDNS="$target_dir/debug/spf-testdns"
 step "Python: the stubs (_native.pyi) match the built module (mypy.stubtest)"
 (cd spf-py && "$venv/bin/python" -m mypy.stubtest fastspf._native --ignore-missing-stub)
 
-step "benchmarks compile; the replay harness runs a small generated workload"
-cargo bench --quiet --locked --no-run -p spf-benches
+step "benchmarks run once each; the replay harness runs a small generated workload"
+# Each criterion benchmark runs once, unoptimized (criterion's test mode):
+# a benchmark whose setup broke fails here, not on the next measurement.
+cargo test --quiet --locked -p spf-benches --benches
 cargo build --quiet --locked -p spf-benches
 bench="$target_dir/debug/fastspf-bench"
 workload="$(mktemp -d)"
