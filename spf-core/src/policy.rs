@@ -671,24 +671,21 @@ pub fn parse_network(text: &str) -> Result<IpSet, PolicyError> {
     Ok(set)
 }
 
-/// Lower case, no trailing dot.
+/// A name as checks compare it ([`crate::input::normalize_domain`]), blanks
+/// around it dropped.
 fn normalize_domain(name: &str) -> String {
-    let name = name.trim();
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+    crate::input::normalize_domain(name.trim()).to_string()
 }
 
-/// Adds a list of domain names, each checked: at most 253 characters, labels
-/// of 1-63 letters, digits, `-` or `_`, at least two labels.
+/// Adds a list of domain names, each a valid multi-label domain
+/// ([`crate::input::valid_domain`]) written in host-name characters
+/// (letters, digits, `-`, `_`): a configuration names hosts and domains, not
+/// macro targets.
 fn add_domains(to: &mut Vec<String>, list_name: &'static str, list: &str) -> Result<(), PolicyError> {
     for item in split_list(list) {
         let name = normalize_domain(item);
-        let ok = name.len() <= 253
-            && name.contains('.')
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
+        let ok = crate::input::valid_domain(&name)
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !ok {
             return Err(PolicyError::Domain(item.to_string()));
         }
