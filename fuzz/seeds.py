@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes seed corpora for the fuzz targets from the RFC 7208 and RFC 4408
-test suites (spf-core/tests/data/spf-test-suite) into fuzz/corpus/<target>/.
+test suites (spf-core/tests/data/spf-test-suite) into fuzz/seeds/<target>/
+(fuzz/run.sh reads them beside the growing corpus, fuzz/corpus/<target>/).
 
 Run from anywhere: `python3 fuzz/seeds.py`. Needs PyYAML. Seeds are named
 by a hash of their content, so running it again adds nothing twice.
@@ -15,11 +16,11 @@ import yaml
 FUZZ = Path(__file__).resolve().parent
 SUITE = FUZZ.parent / "spf-core" / "tests" / "data" / "spf-test-suite"
 ZONES = FUZZ.parent / "spf-core" / "tests" / "data" / "zone"
-CORPUS = FUZZ / "corpus"
+SEEDS = FUZZ / "seeds"
 
 
 def write(target: str, data: bytes) -> None:
-    out = CORPUS / target
+    out = SEEDS / target
     out.mkdir(parents=True, exist_ok=True)
     (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
 
