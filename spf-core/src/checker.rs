@@ -430,9 +430,10 @@ pub struct PendingCheck {
 }
 
 impl PendingCheck {
-    /// Stops the check if it has not finished: its lookups are dropped
-    /// (the cache forgets queries nobody waits for any more) and its
-    /// callback is not called. Nothing happens if the check is done.
+    /// Stops the check if it has not finished: its callback is not called,
+    /// and its lookups are dropped (the cache forgets queries nobody waits
+    /// for any more) on the checker's thread, a moment after this returns.
+    /// Nothing happens if the check is done.
     pub fn cancel(&self) {
         self.task.abort();
     }

@@ -37,13 +37,20 @@ def silent_checker(server: DnsServer) -> fastspf.Checker:
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_keyboard_interrupt_reaches_a_check_waiting_for_dns(dead_dns: DnsServer) -> None:
     checker = silent_checker(dead_dns)
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell
+    # starts background jobs, such as a CI runner's, with SIGINT ignored, and
+    # Python then installs none).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     started = time.monotonic()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        checker.check("192.0.2.1", "a@pass.demo.example", "h.example")
-    waited = time.monotonic() - started
-    timer.join()
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            checker.check("192.0.2.1", "a@pass.demo.example", "h.example")
+        waited = time.monotonic() - started
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # Before: the interrupt arrived when the 60 s deadline ended the check.
     assert waited < 10.0, waited
     # The interrupted check was cancelled: nothing of it is left in flight.
@@ -63,6 +70,11 @@ def test_cancelling_check_async_cancels_the_native_check(dead_dns: DnsServer) ->
             await task
 
     asyncio.run(main())
+    # The cancel reaches the check on the checker's own thread: its lookup
+    # leaves the in-flight table a moment later (bounded, not a fixed sleep).
+    deadline = time.monotonic() + 10.0
+    while checker.cache_stats()["inflight"] != 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert checker.cache_stats()["inflight"] == 0
     assert checker.cache_stats()["abandoned"] == 1
 
