@@ -668,8 +668,8 @@ impl<L: Lookup> Run<'_, L> {
                 let reason = Reason::MultipleRecords { domain: domain.to_string(), count: *count };
                 Err((Outcome::error(SpfResult::PermError, reason), false))
             }
-            SpfSelection::None => {
-                let near_miss = crate::record::near_miss(txt.joined());
+            SpfSelection::None { near_miss } => {
+                let near_miss = near_miss.as_deref().map(str::to_string);
                 let detail = || crate::record::describe_non_spf(txt.joined());
                 Err((self.no_record(domain, depth, detail, near_miss), false))
             }

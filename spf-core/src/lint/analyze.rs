@@ -355,7 +355,7 @@ impl<'a, 'b, L: Lookup> Analyzer<'a, 'b, L> {
         }
         let text = txt.joined().find(|t| is_spf1(t));
         match txt.spf() {
-            SpfSelection::None => {
+            SpfSelection::None { .. } => {
                 if first_visit {
                     self.visit(depth, via, name, None);
                 }

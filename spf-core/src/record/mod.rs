@@ -6,7 +6,7 @@ mod select;
 mod term;
 
 pub(crate) use select::distance;
-pub use select::{NotSpf, SpfSelection, classify, describe_non_spf, is_spf1, near_miss};
+pub use select::{NotSpf, SpfSelection, classify, describe_non_spf, is_spf1};
 pub use term::{Directive, DomainSpec, DualCidr, Mechanism, Modifier, Qualifier, Span, Term};
 
 /// A parsed SPF record (RFC 7208 §4.6.1).

@@ -12,7 +12,13 @@ use super::{ParseError, Record};
 #[derive(Clone, Debug)]
 pub enum SpfSelection {
     /// No record starts with `v=spf1`.
-    None,
+    None {
+        /// The first record that looks meant to be an SPF record
+        /// ([`classify`]), as its first 80 characters, quoted; found once
+        /// with the answer, so checks reading the cached answer do not look
+        /// again.
+        near_miss: Option<Arc<str>>,
+    },
     /// Exactly one record; parsed, or the syntax error found in it.
     One(Result<Arc<Record>, ParseError>),
     /// More than one record starts with `v=spf1` (a permerror).
@@ -25,17 +31,20 @@ impl SpfSelection {
     pub fn select<R: AsRef<[u8]>>(records: impl IntoIterator<Item = R>) -> SpfSelection {
         let mut found: Option<R> = None;
         let mut count = 0usize;
+        let mut near: Option<Arc<str>> = None;
         for record in records {
             if is_spf1(record.as_ref()) {
                 count += 1;
                 if found.is_none() {
                     found = Some(record);
                 }
+            } else if near.is_none() && classify(record.as_ref()).is_some() {
+                near = Some(shown(record.as_ref()).into());
             }
         }
         match (count, found) {
             (1, Some(text)) => SpfSelection::One(Record::parse_bytes(text.as_ref()).map(Arc::new)),
-            (0, _) | (_, None) => SpfSelection::None,
+            (0, _) | (_, None) => SpfSelection::None { near_miss: near },
             (n, _) => SpfSelection::Multiple(n),
         }
     }
@@ -53,7 +62,7 @@ pub fn is_spf1(record: &[u8]) -> bool {
 impl fmt::Display for SpfSelection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpfSelection::None => f.write_str("no SPF record"),
+            SpfSelection::None { .. } => f.write_str("no SPF record"),
             SpfSelection::One(Ok(r)) => write!(f, "{r}"),
             SpfSelection::One(Err(e)) => write!(f, "invalid SPF record: {e}"),
             SpfSelection::Multiple(n) => write!(f, "{n} SPF records"),
@@ -101,13 +110,6 @@ pub fn classify(text: &[u8]) -> Option<NotSpf> {
         // "v = spf1", "v= spf1": the version split by spaces.
         || (lower_token.starts_with('v') && lower.replace(' ', "").starts_with("v=spf1"));
     typo.then(|| NotSpf::Typo(token.to_string()))
-}
-
-/// The first of `records` that looks meant to be an SPF record but is not
-/// (see [`classify`]), as its first 80 characters, quoted; `None` when no
-/// record does.
-pub fn near_miss<R: AsRef<[u8]>>(records: impl IntoIterator<Item = R>) -> Option<String> {
-    records.into_iter().find(|r| classify(r.as_ref()).is_some()).map(|r| shown(r.as_ref()))
 }
 
 /// A record as a diagnostic shows it: its first 80 characters, quoted.
