@@ -35,6 +35,7 @@ RANK = {
     "lint": 4,
     "policy": 5,
     "runtime": 5,
+    "compiled": 5,
     "checker": 6,
     "lib": 7,
 }

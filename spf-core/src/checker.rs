@@ -10,10 +10,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::Error;
+use crate::compiled::{CompiledConfig, CompiledPolicies};
 use crate::dns::{
     Backend, Cache, CacheConfig, CacheStats, CachedLookup, DnsSource, Overlay, ResolverSettings, Zone,
 };
-use crate::eval::{CheckOptions, Deadline, Evaluation, Evaluator, Speculation};
+use crate::eval::{
+    CheckOptions, CompiledAnswer, CompiledPolicy, Deadline, Evaluation, Evaluator, Reason, Speculation,
+    SpfResult,
+};
 use crate::input::CheckRequest;
 use crate::lint::{LintOptions, LintReport, LintRequest, Linter};
 use crate::policy::LocalPolicy;
@@ -50,6 +54,13 @@ pub struct CheckerConfig {
     /// [`crate::policy`] and [`CheckerConfig::with_local_policy`]). Default
     /// none: checks are RFC 7208's alone.
     pub local_policy: Option<Arc<LocalPolicy>>,
+    /// Compiled policies (see [`crate::eval::CompiledPolicy`]): on by
+    /// default; a domain's second check compiles its policy, and later
+    /// checks of addresses it decides are one table probe and a binary
+    /// search. Checks with a local policy, or with the trace on, run the
+    /// evaluator (the policy is still compiled, for
+    /// [`Evaluation::authorized`]).
+    pub compiled: CompiledConfig,
 }
 
 impl Default for CheckerConfig {
@@ -61,6 +72,7 @@ impl Default for CheckerConfig {
             options: CheckOptions::default(),
             worker_threads: 2,
             local_policy: None,
+            compiled: CompiledConfig::default(),
         }
     }
 }
@@ -124,6 +136,7 @@ struct Inner {
     /// `None` when the configuration has none or an empty one: checks then
     /// pay one `Option` test for it.
     policy: Option<Arc<LocalPolicy>>,
+    compiled: CompiledPolicies,
     /// Declared last: dropped after the evaluator, whose speculative lookups
     /// run on it.
     runtime: CheckerRuntime,
@@ -173,7 +186,8 @@ impl Checker {
         let lookup = CachedLookup::new(backend, cache).with_runtime(runtime.handle().clone());
         let evaluator = Evaluator::new(lookup, options);
         let policy = config.local_policy.filter(|p| !p.is_empty());
-        Ok(Checker { inner: Arc::new(Inner { evaluator, policy, runtime }) })
+        let compiled = CompiledPolicies::new(config.compiled);
+        Ok(Checker { inner: Arc::new(Inner { evaluator, policy, compiled, runtime }) })
     }
 
     /// The cache (shareable with other checkers through
@@ -231,12 +245,94 @@ impl Checker {
 
     /// Checks `request`. Async, like [`Checker::check`].
     pub async fn check_request(&self, request: &CheckRequest) -> Evaluation {
+        let compile = match self.compiled_answer(request) {
+            Ok(eval) => return eval,
+            Err(compile) => compile,
+        };
         let deadline = self.deadline_from_now();
         if let Some(policy) = &self.inner.policy {
             let work = policy.check_within(&self.inner.evaluator, request, deadline);
             return within_deadline(work, deadline, request).await;
         }
-        within_deadline(self.inner.evaluator.run_check(request, deadline), deadline, request).await
+        let eval =
+            within_deadline(self.inner.evaluator.run_check(request, deadline), deadline, request).await;
+        self.after_evaluation(request, eval, compile, deadline)
+    }
+
+    /// The evaluation of `request` from its domain's compiled policy, when
+    /// there is a fresh one that decides the client's address; otherwise
+    /// `Err(compile)`: whether compiling the policy after evaluating is
+    /// worth it (there is none, it is stale, or it missed an answer then).
+    fn compiled_answer(&self, request: &CheckRequest) -> Result<Evaluation, bool> {
+        let inner = &*self.inner;
+        if !inner.compiled.enabled() || inner.policy.is_some() {
+            return Err(false);
+        }
+        let cache = self.cache();
+        let traced = inner.evaluator.options().trace;
+        let found = inner.compiled.with(request.domain(), |policy| {
+            if !policy.fresh(cache.now(), cache.generation()) {
+                return Err(true);
+            }
+            if traced {
+                return Err(false);
+            }
+            match policy.answer(request, &inner.evaluator) {
+                CompiledAnswer::Decided(eval) => Ok(eval),
+                CompiledAnswer::Evaluate { missing } => Err(missing),
+            }
+        });
+        found.unwrap_or(Err(true))
+    }
+
+    /// After the evaluator: compiles the domain's policy when `compile` and
+    /// the check ran from the cache alone (so the policy's answers are all
+    /// there, and a domain seen once is never compiled), with time to
+    /// spare before the deadline; gives a `pass` the policy's exact
+    /// [`Evaluation::authorized`].
+    fn after_evaluation(
+        &self,
+        request: &CheckRequest,
+        mut eval: Evaluation,
+        compile: bool,
+        deadline: Option<Deadline>,
+    ) -> Evaluation {
+        let compiled = &self.inner.compiled;
+        if compile
+            && eval.dns_queries == 0
+            && !matches!(eval.reason, Some(Reason::Deadline))
+            && deadline.is_none_or(|d| std::time::Instant::now() + COMPILE_MARGIN < d.at)
+            && let Some(policy) = CompiledPolicy::compile(self.cache(), self.options(), request.domain())
+        {
+            compiled.insert(request.domain(), policy);
+        }
+        if eval.result == SpfResult::Pass && compiled.enabled() {
+            let cache = self.cache();
+            let space = compiled.with(request.domain(), |policy| {
+                policy.fresh(cache.now(), cache.generation()).then(|| policy.authorized())
+            });
+            if let Some(Some(space)) = space {
+                eval.authorized = Some(space);
+                eval = eval.with_wide_open(&self.options().wide_open);
+            }
+        }
+        eval
+    }
+
+    /// Compiled policies held: how many, and their bytes.
+    pub fn compiled_policies(&self) -> (usize, usize) {
+        self.inner.compiled.size()
+    }
+
+    /// `domain`'s compiled policy, if the checker holds a fresh one, given
+    /// to `f` (for tests and tools: what it decides, what it passes).
+    pub fn with_compiled_policy<R>(&self, domain: &str, f: impl FnOnce(&CompiledPolicy) -> R) -> Option<R> {
+        let cache = self.cache();
+        let domain = crate::input::normalize_domain(domain);
+        self.inner
+            .compiled
+            .with(&domain, |policy| policy.fresh(cache.now(), cache.generation()).then(|| f(policy)))
+            .flatten()
     }
 
     /// [`Checker::check`] for callers without an async runtime (the C and
@@ -264,6 +360,10 @@ impl Checker {
         // Pinned where it is built, and polled once before the deadline
         // wrapper exists: a warm check is done then, and moving a check's
         // state costs more than its work.
+        let compile = match self.compiled_answer(request) {
+            Ok(eval) => return eval,
+            Err(compile) => compile,
+        };
         let deadline = self.deadline_from_now();
         if let Some(policy) = &self.inner.policy {
             let work = std::pin::pin!(policy.check_within(&self.inner.evaluator, request, deadline));
@@ -273,9 +373,10 @@ impl Checker {
         if tokio::runtime::Handle::try_current().is_err()
             && let Poll::Ready(eval) = self.inner.runtime.poll_now(work.as_mut())
         {
-            return eval;
+            return self.after_evaluation(request, eval, compile, deadline);
         }
-        self.inner.runtime.block_on(within_deadline(work, deadline, request))
+        let eval = self.inner.runtime.block_on(within_deadline(work, deadline, request));
+        self.after_evaluation(request, eval, compile, deadline)
     }
 
     /// Starts a check on the calling thread and runs it as far as it goes
@@ -284,11 +385,16 @@ impl Checker {
     /// DNS. For callers that wait in slices: to look at signals between
     /// them, or to release a lock (such as Python's GIL) only while waiting.
     pub fn start(&self, request: CheckRequest) -> Result<Evaluation, WaitingCheck<'_>> {
+        let compile = match self.compiled_answer(&request) {
+            Ok(eval) => return Ok(eval),
+            Err(compile) => compile,
+        };
         let deadline = self.deadline_from_now();
         let evaluator = &self.inner.evaluator;
         let mut work: Pin<Box<dyn Future<Output = Evaluation> + Send + '_>> = match &self.inner.policy {
             None => Box::pin(async move {
-                within_deadline(evaluator.run_check(&request, deadline), deadline, &request).await
+                let eval = within_deadline(evaluator.run_check(&request, deadline), deadline, &request).await;
+                self.after_evaluation(&request, eval, compile, deadline)
             }),
             Some(policy) => Box::pin(async move {
                 within_deadline(policy.check_within(evaluator, &request, deadline), deadline, &request).await
@@ -449,3 +555,8 @@ pub struct CheckPanicked;
 /// evaluation has not ended itself (it watches the deadline before every
 /// lookup and abandons a lookup still waiting then, so this is a backstop).
 pub const DEADLINE_BACKSTOP: Duration = Duration::from_millis(50);
+
+/// A policy is compiled after a check only if the check's deadline is at
+/// least this far away (compiling a large include tree takes a few
+/// milliseconds of CPU; see [`crate::eval::MAX_COMPILE_EVALUATIONS`]).
+const COMPILE_MARGIN: Duration = Duration::from_millis(50);

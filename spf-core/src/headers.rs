@@ -176,7 +176,13 @@ fn push_comment(out: &mut String, eval: &Evaluation, receiver: Option<&str>) {
     let _ = match eval.result {
         SpfResult::Pass => {
             who(out);
-            write!(out, " designates {ip} as permitted sender")
+            let _ = write!(out, " designates {ip} as permitted sender");
+            // The pass says nothing about the client: the policy passes
+            // (at least) a /8 of IPv4 or a /16 of IPv6.
+            if eval.wide_open {
+                out.push_str(", wide-open policy");
+            }
+            Ok(())
         }
         SpfResult::Fail => {
             who(out);

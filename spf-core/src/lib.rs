@@ -34,6 +34,7 @@
 //!
 //! ```text
 //! input, macros  <-  record  <-  dns  <-  eval  <-  headers, lint  <-  policy  <-  checker
+//!                                                    eval  <-  compiled  <-  checker
 //!                                                                  runtime  <-  checker
 //! ```
 //!
@@ -42,12 +43,13 @@
 //! selects the SPF one among TXT records; `dns` is where answers come from
 //! (the lookup trait, the resolver, the zone, the shared cache); `eval` is
 //! check_host(); `headers` renders results; `lint` analyses records; `policy`
-//! is local policy around a check; `runtime` owns tokio; `checker` puts them
+//! is local policy around a check; `compiled` stores compiled policies; `runtime` owns tokio; `checker` puts them
 //! together. `scripts/module_deps.py` checks this direction in the test
 //! command.
 #![deny(missing_docs)]
 
 mod checker;
+pub mod compiled;
 pub mod dns;
 mod error;
 pub mod eval;

@@ -1,6 +1,7 @@
 //! Integration tests for spf-core (one binary; modules by topic).
 
 mod cache;
+mod compiled;
 mod headers;
 mod hostile;
 mod issue_14;

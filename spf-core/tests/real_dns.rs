@@ -235,7 +235,12 @@ fn threads_share_one_cache_and_each_query_is_sent_once() {
     assert_eq!(keys, distinct, "every (name, type) was asked exactly once for 8,000 checks");
     let stats = checker.cache_stats();
     assert_eq!(stats.misses as usize, seen.len());
-    assert!(stats.hits > 8_000, "{stats:?}");
+    // The first checks of each domain read the cache; the rest are
+    // answered by the domains' compiled policies, built from it.
+    assert!(stats.hits > 0, "{stats:?}");
+    let domains: std::collections::HashSet<&str> =
+        corpus.iter().map(|(_, s)| s.rsplit_once('@').map_or(*s, |(_, d)| d)).collect();
+    assert_eq!(checker.compiled_policies().0, domains.len(), "one compiled policy per domain");
 }
 
 #[test]

@@ -245,6 +245,9 @@ pub struct Cache {
     clock: Arc<dyn Clock>,
     hasher: RandomState,
     counters: Counters,
+    /// Bumped by [`Cache::clear`]: what was built from the cache's answers
+    /// before (compiled policies) is stale after it.
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for Cache {
@@ -293,7 +296,33 @@ impl Cache {
             clock,
             hasher: RandomState::default(),
             counters: Counters::default(),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The cache's clock, read now (what its entries' expiry is measured
+    /// against).
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// How many times the cache was cleared: what was built from its
+    /// answers under an older generation must not be used.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The cached answer for `name`/`rtype` and when it expires, if there
+    /// is a fresh one: read only (not counted as a hit, recency not
+    /// changed, nothing sent upstream). For building compiled policies
+    /// from what checks have already cached.
+    pub(crate) fn peek(&self, name: &str, rtype: RecordType) -> Option<(LookupResult, Instant)> {
+        let mut buffer = [0u8; MAX_KEY];
+        let key = self.key(encode_key(&mut buffer, name, rtype)?);
+        let shard = lock(&self.shards[self.shard_of(key.hash)]);
+        let entry = shard.lru.peek(&key.hash)?;
+        (*entry.key == *key.bytes && entry.expires > self.clock.now())
+            .then(|| (entry.result.clone(), entry.expires))
     }
 
     /// The configuration.
@@ -329,6 +358,7 @@ impl Cache {
             shard.lru.clear();
             shard.bytes = 0;
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Answers `name`/`rtype` from the cache, or asks `upstream` once however

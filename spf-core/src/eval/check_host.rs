@@ -11,9 +11,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use smallvec::SmallVec;
 
+use super::compile::Probe;
 use super::speculate::Plan;
 use super::target::{Via, expand_target, macro_vars, static_match};
-use super::{CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent, trace};
+use super::{
+    AuthorizedSpace, CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent,
+    trace,
+};
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
 use crate::input::{CheckRequest, Identity, valid_domain};
 use crate::macros::{ExpansionBudget, MAX_EXPLANATION, MacroLetter, MacroString};
@@ -90,6 +94,20 @@ impl<L: Lookup> Evaluator<L> {
     /// ends in `temperror` ([`Reason::Deadline`]) with what was done so far
     /// (lookups counted, the trace).
     pub(crate) async fn run_check(&self, request: &CheckRequest, deadline: Option<Deadline>) -> Evaluation {
+        self.run_probed(request, deadline, None).await.0
+    }
+
+    /// [`Evaluator::run_check`], with `probe` (if given) told which address
+    /// ranges the evaluation compared the client with and whether anything
+    /// but the client's address decided it (see [`super::compile`]). A
+    /// probed evaluation leaves a `fail`'s explanation out: it names the
+    /// record whose `exp=` would give it in the probe instead.
+    pub(crate) async fn run_probed(
+        &self,
+        request: &CheckRequest,
+        deadline: Option<Deadline>,
+        probe: Option<Box<Probe>>,
+    ) -> (Evaluation, Option<Box<Probe>>) {
         let mut run = Run {
             ev: self,
             request,
@@ -105,19 +123,25 @@ impl<L: Lookup> Evaluator<L> {
             queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
             deadline,
             expired: false,
+            probe,
         };
         let domain = request.domain();
         let outcome = run.run(domain).await;
-        let explanation = if outcome.result == SpfResult::Fail {
-            Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), domain)).await)
-        } else {
-            None
+        let explanation = match &mut run.probe {
+            Some(probe) => {
+                probe.exp_from = outcome.exp_from.clone();
+                None
+            }
+            None if outcome.result == SpfResult::Fail => {
+                Some(Box::pin(run.explanation(outcome.exp_from.as_ref(), domain)).await)
+            }
+            None => None,
         };
         if run.trace_omitted > 0 {
             run.trace.push(TraceEvent::Truncated { omitted: run.trace_omitted });
         }
         let dns_queries = run.queries.sent();
-        Evaluation {
+        let evaluation = Evaluation {
             explanation,
             matched: outcome.matched,
             reason: outcome.reason,
@@ -125,7 +149,44 @@ impl<L: Lookup> Evaluator<L> {
             void_lookups: run.void,
             dns_queries,
             trace: run.trace,
+            authorized: outcome.space,
             ..Evaluation::new(request, outcome.result)
+        };
+        (evaluation.with_wide_open(&self.options.wide_open), run.probe)
+    }
+
+    /// The explanation of a `fail` that a compiled policy decided, for
+    /// `request`: `exp_from` as a probed evaluation named it. `None` when
+    /// it cannot be had without waiting (its TXT record or a PTR answer
+    /// for `%{p}` is not cached): the caller then evaluates in full.
+    pub(crate) fn explain_now(
+        &self,
+        request: &CheckRequest,
+        exp_from: Option<&(Arc<Record>, Arc<str>)>,
+    ) -> Option<String> {
+        let mut run = Run {
+            ev: self,
+            request,
+            receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
+            timestamp: self.options.timestamp,
+            dns_terms: 0,
+            void: 0,
+            trace: Vec::new(),
+            plan: None,
+            trace_omitted: 0,
+            validated_name: None,
+            budget: ExpansionBudget::default(),
+            queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
+            deadline: None,
+            expired: false,
+            probe: None,
+        };
+        let queries = Arc::clone(&run.queries);
+        let explanation = std::pin::pin!(run.explanation(exp_from, request.domain()));
+        let polled = explanation.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        match polled {
+            std::task::Poll::Ready(text) if queries.sent() == 0 => Some(text),
+            _ => None,
         }
     }
 }
@@ -135,11 +196,16 @@ impl<L: Lookup> Evaluator<L> {
 /// provider record, scanned without any bookkeeping. Stops at the first term
 /// that needs the full path (a match, `all`, a DNS-querying mechanism).
 /// Only used when no trace is recorded, since the trace lists every term.
-fn skip_static_misses(frame: &mut Frame, ip: IpAddr) {
+fn skip_static_misses(frame: &mut Frame, ip: IpAddr, mut probe: Option<&mut Probe>) {
     for term in &frame.record.terms()[frame.next.min(frame.record.terms().len())..] {
         let miss = match term {
             Term::Modifier(_) => true,
-            Term::Directive(directive) => static_match(&directive.mechanism, ip) == Some(false),
+            Term::Directive(directive) => {
+                if let Some(probe) = probe.as_deref_mut() {
+                    probe.note_mechanism(&directive.mechanism);
+                }
+                static_match(&directive.mechanism, ip) == Some(false)
+            }
         };
         if !miss {
             return;
@@ -167,11 +233,13 @@ pub(super) struct Outcome {
     pub(super) matched: Option<Matched>,
     /// The record (and its domain) whose `exp=` explains a `fail`.
     pub(super) exp_from: Option<(Arc<Record>, Arc<str>)>,
+    /// On `pass`: what the matched term is known to pass.
+    pub(super) space: Option<AuthorizedSpace>,
 }
 
 impl Outcome {
     pub(super) fn error(result: SpfResult, reason: Reason) -> Outcome {
-        Outcome { result, reason: Some(reason), matched: None, exp_from: None }
+        Outcome { result, reason: Some(reason), matched: None, exp_from: None, space: None }
     }
 }
 
@@ -212,6 +280,8 @@ pub(super) struct Run<'a, L> {
     pub(super) deadline: Option<Deadline>,
     /// The deadline passed: evaluation stops at the next term.
     pub(super) expired: bool,
+    /// Set while a policy is compiled: what decided this evaluation.
+    pub(super) probe: Option<Box<Probe>>,
 }
 
 impl<L: Lookup> Run<'_, L> {
@@ -252,6 +322,14 @@ impl<L: Lookup> Run<'_, L> {
         let expanded = text.expand_text(&self.vars(domain, self.timestamp()), MAX_EXPLANATION, &mut budget);
         self.budget = budget;
         expanded
+    }
+
+    /// Notes, while compiling a policy, that something other than the
+    /// client's address (a macro, a PTR name) decides this evaluation.
+    pub(super) fn depends_on_client(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            probe.client_dependent = true;
+        }
     }
 
     /// Whether the check's deadline has passed (noted once seen).
@@ -339,6 +417,9 @@ impl<L: Lookup> Run<'_, L> {
     /// trailing dot, shortened to 253 characters). `None` when the result
     /// cannot be a DNS name.
     pub(super) async fn target(&mut self, spec: &DomainSpec, domain: &str, depth: u32) -> Option<Arc<str>> {
+        if spec.literal().is_none() {
+            self.depends_on_client();
+        }
         if spec.literal().is_none() && spec.macro_string().uses(MacroLetter::ValidatedName) {
             Box::pin(self.compute_validated_name(domain, depth)).await;
         }
@@ -409,7 +490,7 @@ impl<L: Lookup> Run<'_, L> {
                 return Outcome::error(SpfResult::TempError, Reason::Deadline);
             };
             if !self.ev.options().trace {
-                skip_static_misses(frame, self.request.ip());
+                skip_static_misses(frame, self.request.ip(), self.probe.as_deref_mut());
             }
             let depth = frame.depth;
             let record = Arc::clone(&frame.record);
@@ -430,7 +511,9 @@ impl<L: Lookup> Run<'_, L> {
                     } else {
                         match self.mechanism(directive, &domain, depth).await {
                             TermOutcome::NoMatch => continue,
-                            TermOutcome::Match => matched(directive, &record, index, &domain),
+                            TermOutcome::Match => {
+                                matched(directive, &record, index, &domain, self.request.ip())
+                            }
                             TermOutcome::Error(result, reason) => Outcome::error(result, reason),
                         }
                     }
@@ -449,9 +532,13 @@ impl<L: Lookup> Run<'_, L> {
                         }
                     }
                     // §4.7: no match and no redirect: neutral.
-                    None => {
-                        Outcome { result: SpfResult::Neutral, reason: None, matched: None, exp_from: None }
-                    }
+                    None => Outcome {
+                        result: SpfResult::Neutral,
+                        reason: None,
+                        matched: None,
+                        exp_from: None,
+                        space: None,
+                    },
                 },
             };
             if let Some(done) = self.finish(&mut stack, finished) {
@@ -576,7 +663,13 @@ impl<L: Lookup> Run<'_, L> {
                     match outcome.result {
                         SpfResult::Pass => {
                             self.trace_term(directive, parent, true);
-                            outcome = matched(directive, &parent.record, parent.next - 1, &parent.domain);
+                            outcome = matched(
+                                directive,
+                                &parent.record,
+                                parent.next - 1,
+                                &parent.domain,
+                                self.request.ip(),
+                            );
                         }
                         SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => {
                             self.trace_term(directive, parent, false);
@@ -709,6 +802,7 @@ pub(super) fn matched(
     record: &Arc<Record>,
     index: usize,
     domain: &Arc<str>,
+    ip: IpAddr,
 ) -> Outcome {
     let result = match directive.qualifier {
         Qualifier::Pass => SpfResult::Pass,
@@ -721,6 +815,7 @@ pub(super) fn matched(
         reason: None,
         matched: Some(Matched { term: record.term_shared(index), domain: Arc::clone(domain) }),
         exp_from: (result == SpfResult::Fail).then(|| (Arc::clone(record), Arc::clone(domain))),
+        space: (result == SpfResult::Pass).then(|| AuthorizedSpace::of_term(&directive.mechanism, ip)),
     }
 }
 

@@ -30,6 +30,9 @@ impl<L: Lookup> Run<'_, L> {
         }
         let outcome = match mechanism {
             Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {
+                if let Some(probe) = &mut self.probe {
+                    probe.note_mechanism(mechanism);
+                }
                 bool_outcome(static_match(mechanism, self.request.ip()) == Some(true))
             }
             Mechanism::A { domain: spec, cidr } => {
@@ -44,10 +47,14 @@ impl<L: Lookup> Run<'_, L> {
                     Some(target) => self.mx(directive, &target, *cidr, domain, depth).await,
                 }
             }
-            Mechanism::Ptr(spec) => match self.target_or_current(spec.as_ref(), domain, depth).await {
-                None => self.void_no_match(directive, domain),
-                Some(target) => self.ptr(directive, &target, domain, depth).await,
-            },
+            Mechanism::Ptr(spec) => {
+                // The client's PTR names decide it, not its address range.
+                self.depends_on_client();
+                match self.target_or_current(spec.as_ref(), domain, depth).await {
+                    None => self.void_no_match(directive, domain),
+                    Some(target) => self.ptr(directive, &target, domain, depth).await,
+                }
+            }
             Mechanism::Exists(spec) => match self.target(spec, domain, depth).await {
                 None => self.void_no_match(directive, domain),
                 // §5.7: the lookup type is A even for an IPv6 client.
@@ -108,7 +115,11 @@ impl<L: Lookup> Run<'_, L> {
             IpAddr::V4(_) => RecordType::A,
             IpAddr::V6(_) => RecordType::Aaaa,
         };
-        match self.query(name, rtype, depth).await {
+        let answer = self.query(name, rtype, depth).await;
+        if let (Some(probe), Ok(Answer { records, .. })) = (&mut self.probe, &answer) {
+            probe.note_addresses(records, cidr);
+        }
+        match answer {
             Ok(Answer { records: Records::A(addrs), .. }) => match self.request.ip() {
                 IpAddr::V4(ip) => bool_outcome(addrs.iter().any(|a| in_v4(*a, cidr.v4.unwrap_or(32), ip))),
                 IpAddr::V6(_) => TermOutcome::NoMatch,

@@ -9,6 +9,7 @@
 //! on `check_host` and are called as its methods.
 
 mod check_host;
+mod compile;
 mod explanation;
 mod limits;
 mod mechanisms;
@@ -20,9 +21,12 @@ mod trace;
 
 pub(crate) use check_host::Deadline;
 pub use check_host::Evaluator;
+pub use compile::{CompiledAnswer, CompiledPolicy, MAX_COMPILE_EVALUATIONS};
 pub use limits::{Limits, VoidCounting};
-pub use options::{CheckOptions, default_explanation};
-pub use result::{Evaluation, Exemption, LimitKind, Matched, PolicyNote, Reason, SpfResult, WideOpen};
+pub use options::{CheckOptions, WideOpenThreshold, default_explanation};
+pub use result::{
+    AuthorizedSpace, Evaluation, Exemption, LimitKind, Matched, PolicyNote, Reason, SpfResult, WideOpen,
+};
 pub use speculate::Speculation;
 pub use target::Via;
 pub(crate) use target::{BadTarget, expand_target};

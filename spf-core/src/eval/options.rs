@@ -38,6 +38,26 @@ pub struct CheckOptions {
     /// milliseconds whatever it was doing. A lookup that has to wait needs
     /// a tokio runtime with its time driver.
     pub deadline: Option<Duration>,
+    /// From how much passed address space a `pass` is flagged as coming
+    /// from a wide-open policy ([`Evaluation::wide_open`](super::Evaluation::wide_open)). Default the
+    /// lint's threshold ([`WideOpenThreshold::default`]).
+    pub wide_open: WideOpenThreshold,
+}
+
+/// Where a policy counts as wide open: it passes at least this many IPv4
+/// addresses, or at least this many IPv6 /64s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WideOpenThreshold {
+    /// IPv4 addresses. Default 2^24 (a /8).
+    pub ipv4_addresses: u64,
+    /// IPv6 /64 networks. Default 2^48 (a /16, 1/65536 of the space).
+    pub ipv6_64s: u128,
+}
+
+impl Default for WideOpenThreshold {
+    fn default() -> Self {
+        WideOpenThreshold { ipv4_addresses: 1 << 24, ipv6_64s: 1 << 48 }
+    }
 }
 
 impl Default for CheckOptions {
@@ -50,6 +70,7 @@ impl Default for CheckOptions {
             timestamp: None,
             speculation: Speculation::default(),
             deadline: Some(Duration::from_secs(20)),
+            wide_open: WideOpenThreshold::default(),
         }
     }
 }

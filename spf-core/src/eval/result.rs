@@ -5,10 +5,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::TraceEvent;
+use super::{TraceEvent, WideOpenThreshold};
 use crate::dns::{RecordType, TempFailure};
 use crate::input::{CheckRequest, Identity};
-use crate::record::ParseError;
+use crate::record::{Mechanism, ParseError};
 
 /// The seven SPF results (RFC 7208 §2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -244,6 +244,17 @@ pub struct Evaluation {
     pub dns_queries: u32,
     /// Each step, in order. Empty when tracing is off.
     pub trace: Vec<TraceEvent>,
+    /// On `pass`: how much address space the sender's policy passes, exact
+    /// when the [`Checker`](crate::Checker) has compiled the policy (the
+    /// second check of a domain on), a lower bound otherwise (see
+    /// [`AuthorizedSpace::exact`]). Found without any DNS query of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorized: Option<AuthorizedSpace>,
+    /// A `pass` from a wide-open policy: [`Evaluation::authorized`] reaches
+    /// [`CheckOptions::wide_open`](super::CheckOptions::wide_open) (by
+    /// default the lint's threshold: a /8 of IPv4 or a /16 of IPv6). Such a
+    /// pass says nothing about the client: `v=spf1 +all` passes everyone.
+    pub wide_open: bool,
     /// What local policy did, if anything (a [`Checker`](crate::Checker)
     /// with [`CheckerConfig::with_local_policy`](crate::CheckerConfig::with_local_policy)).
     /// Boxed: most evaluations have none, and they stay small.
@@ -270,8 +281,17 @@ impl Evaluation {
             void_lookups: 0,
             dns_queries: 0,
             trace: Vec::new(),
+            authorized: None,
+            wide_open: false,
             policy: None,
         }
+    }
+
+    /// Sets [`Evaluation::wide_open`] from [`Evaluation::authorized`].
+    pub(crate) fn with_wide_open(mut self, threshold: &WideOpenThreshold) -> Evaluation {
+        self.wide_open =
+            self.result == SpfResult::Pass && self.authorized.is_some_and(|space| space.reaches(threshold));
+        self
     }
 
     /// The evaluation of a client that local policy exempts from the
@@ -315,6 +335,50 @@ impl Evaluation {
             }
             (None, None) => String::new(),
         }
+    }
+}
+
+/// How much address space a policy passes ([`Evaluation::authorized`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuthorizedSpace {
+    /// IPv4 addresses it passes (at most 2^32).
+    pub ipv4_addresses: u64,
+    /// IPv6 /64 networks it passes, a /64 passed in part counting as one
+    /// (at most 2^64).
+    pub ipv6_64s: u128,
+    /// `true`: exactly what the policy passes, whatever the client (a
+    /// compiled policy none of whose parts depends on more than the
+    /// client's address). `false`: a lower bound: what the matched term
+    /// passes (the client itself when that is all that is known), or a
+    /// compiled policy's passing ranges when some of its parts (`exists`,
+    /// `ptr`, macros, answers not cached) depend on the client.
+    pub exact: bool,
+}
+
+impl AuthorizedSpace {
+    /// What a matched `pass` term is known to pass by itself: all of `all`,
+    /// the range of `ip4`/`ip6`, the client alone for the others.
+    pub(crate) fn of_term(mechanism: &Mechanism, ip: IpAddr) -> AuthorizedSpace {
+        let (ipv4_addresses, ipv6_64s) = match mechanism {
+            Mechanism::All => (1 << 32, 1 << 64),
+            Mechanism::Ip4 { prefix, .. } => (1u64 << (32 - u32::from(prefix.unwrap_or(32)).min(32)), 0),
+            Mechanism::Ip6 { prefix, .. } => (0, 1u128 << (64 - u32::from(prefix.unwrap_or(128)).min(64))),
+            _ if ip.is_ipv4() => (1, 0),
+            _ => (0, 1),
+        };
+        AuthorizedSpace { ipv4_addresses, ipv6_64s, exact: false }
+    }
+
+    /// Whether it reaches `threshold` (the policy is wide open).
+    pub fn reaches(&self, threshold: &WideOpenThreshold) -> bool {
+        self.ipv4_addresses >= threshold.ipv4_addresses || self.ipv6_64s >= threshold.ipv6_64s
+    }
+}
+
+impl fmt::Display for AuthorizedSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at_least = if self.exact { "" } else { "at least " };
+        write!(f, "{at_least}{} IPv4 addresses and {} IPv6 /64s", self.ipv4_addresses, self.ipv6_64s)
     }
 }
 

@@ -1,0 +1,174 @@
+//! The checker's store of compiled policies ([`CompiledPolicy`]), one per
+//! sender domain, read by every thread on every warm check.
+//!
+//! The read path writes no shared memory: the table is a `papaya` map,
+//! whose readers take no lock and bump no reference count (a reader pins
+//! the current epoch, a thread-local operation, and borrows the policy
+//! until it unpins; replaced and removed policies are freed once no reader
+//! can hold them). Recency is a "visited" bit per entry, set only when it is
+//! clear, so a hot policy's cache line is written once per sweep, not once
+//! per check (the SIEVE/CLOCK idea). Why papaya: it is a maintained,
+//! widely used lock-free map built for read-heavy work, and it brings its
+//! own epoch-based reclamation (seize); a sharded `RwLock` map would still
+//! write the lock word on every read, which is what made two threads slower
+//! than one on a hot key.
+//!
+//! The store is bounded in bytes ([`CompiledConfig::max_bytes`]): when an
+//! insert goes over, a sweep removes the policies not visited since the
+//! last sweep and clears the bit of the others (removing any if that frees
+//! too little).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::eval::CompiledPolicy;
+
+/// How a [`Checker`](crate::Checker) compiles policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompiledConfig {
+    /// Compile a domain's policy once a check of it ran from the cache
+    /// alone, and answer later checks from it. Default on; off, every
+    /// check runs the evaluator.
+    pub enabled: bool,
+    /// The most bytes the compiled policies may hold. Default 16 MiB
+    /// (a provider's policy takes 1-3 KiB).
+    pub max_bytes: usize,
+}
+
+impl Default for CompiledConfig {
+    fn default() -> Self {
+        CompiledConfig { enabled: true, max_bytes: 16 << 20 }
+    }
+}
+
+struct Entry {
+    policy: CompiledPolicy,
+    bytes: usize,
+    visited: AtomicBool,
+}
+
+/// Compiled policies by domain (see the module documentation).
+pub(crate) struct CompiledPolicies {
+    map: papaya::HashMap<Box<str>, Entry, foldhash::fast::RandomState>,
+    bytes: AtomicUsize,
+    config: CompiledConfig,
+    sweeping: AtomicBool,
+}
+
+impl std::fmt::Debug for CompiledPolicies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPolicies")
+            .field("entries", &self.map.len())
+            .field("bytes", &self.bytes.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl CompiledPolicies {
+    pub(crate) fn new(config: CompiledConfig) -> CompiledPolicies {
+        CompiledPolicies {
+            map: papaya::HashMap::builder().hasher(foldhash::fast::RandomState::default()).build(),
+            bytes: AtomicUsize::new(0),
+            config,
+            sweeping: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    /// Runs `f` on `domain`'s policy, if there is one.
+    pub(crate) fn with<R>(&self, domain: &str, f: impl FnOnce(&CompiledPolicy) -> R) -> Option<R> {
+        let map = self.map.pin();
+        let entry = map.get(domain)?;
+        if !entry.visited.load(Ordering::Relaxed) {
+            entry.visited.store(true, Ordering::Relaxed);
+        }
+        Some(f(&entry.policy))
+    }
+
+    /// Stores `policy` for `domain`, replacing any older one.
+    pub(crate) fn insert(&self, domain: &str, policy: CompiledPolicy) {
+        let bytes = policy.bytes() + domain.len() + 64;
+        if bytes > self.config.max_bytes {
+            return;
+        }
+        let map = self.map.pin();
+        let entry = Entry { policy, bytes, visited: AtomicBool::new(false) };
+        if let Some(old) = map.insert(domain.into(), entry) {
+            self.bytes.fetch_sub(old.bytes, Ordering::Relaxed);
+        }
+        let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total > self.config.max_bytes {
+            self.sweep();
+        }
+    }
+
+    /// Entries and bytes held.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.map.len(), self.bytes.load(Ordering::Relaxed))
+    }
+
+    /// Frees at least an eighth of the bound: unvisited policies first.
+    fn sweep(&self) {
+        if self.sweeping.swap(true, Ordering::Acquire) {
+            return;
+        }
+        let target = self.config.max_bytes - self.config.max_bytes / 8;
+        let map = self.map.pin();
+        for round in 0..2 {
+            map.retain(|_, entry| {
+                if self.bytes.load(Ordering::Relaxed) <= target {
+                    return true;
+                }
+                if round == 0 && entry.visited.swap(false, Ordering::Relaxed) {
+                    return true;
+                }
+                self.bytes.fetch_sub(entry.bytes, Ordering::Relaxed);
+                false
+            });
+        }
+        self.sweeping.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::CheckOptions;
+    use crate::dns::{Cache, CacheConfig, Zone};
+
+    fn policy(cache: &Cache, domain: &str) -> CompiledPolicy {
+        CompiledPolicy::compile(cache, &CheckOptions::default(), &Arc::from(domain)).expect("compiled")
+    }
+
+    #[tokio::test]
+    async fn the_store_stays_within_its_bound_and_keeps_visited_policies() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text.push_str(&format!("d{i}.example. 300 IN TXT \"v=spf1 ip4:192.0.2.{}/32 -all\"\n", i % 250));
+        }
+        let zone = Zone::from_master_str(&text, "<test>").expect("zone");
+        let cache = Cache::new(CacheConfig::default());
+        for i in 0..200 {
+            let name = format!("d{i}.example");
+            cache.lookup(&zone, &name, crate::dns::RecordType::Txt).await.expect("txt");
+        }
+        let one = policy(&cache, "d0.example").bytes() + 80;
+        let store = CompiledPolicies::new(CompiledConfig { enabled: true, max_bytes: one * 50 });
+        store.insert("d0.example", policy(&cache, "d0.example"));
+        for i in 1..200 {
+            // d0 is read between inserts: it stays.
+            assert!(store.with("d0.example", |_| ()).is_some(), "d0 evicted before d{i}");
+            let name = format!("d{i}.example");
+            store.insert(&name, policy(&cache, &name));
+            let (_, bytes) = store.size();
+            assert!(bytes <= one * 50, "{bytes} over {}", one * 50);
+        }
+        let (entries, _) = store.size();
+        assert!((30..=50).contains(&entries), "{entries}");
+    }
+}
