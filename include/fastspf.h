@@ -665,6 +665,40 @@ uint32_t fastspf_result_dns_lookups(const fastspf_result *result);
 uint32_t fastspf_result_void_lookups(const fastspf_result *result);
 
 /**
+ * 1 when the result is a pass from a wide-open policy: the sender's policy
+ * passes at least a /8 of IPv4 or a /16 of IPv6 (`v=spf1 +all`, huge
+ * ranges), so the pass says nothing about the client. Known without any
+ * DNS query of its own (see `fastspf_result_authorized_ipv4`). 0
+ * otherwise, and for NULL.
+ */
+int fastspf_result_wide_open(const fastspf_result *result);
+
+/**
+ * On a pass: how many IPv4 addresses the sender's policy passes (at most
+ * 2^32). Exact when `fastspf_result_authorized_exact` says so (the
+ * checker compiled the policy: from a domain's second check on), a lower
+ * bound otherwise. 0 for other results and for NULL.
+ */
+uint64_t fastspf_result_authorized_ipv4(const fastspf_result *result);
+
+/**
+ * On a pass: how many IPv6 /64 networks the sender's policy passes (a /64
+ * passed in part counts as one), capped at UINT64_MAX (the whole space is
+ * 2^64). Exact or a lower bound as `fastspf_result_authorized_exact` says.
+ * 0 for other results and for NULL.
+ */
+uint64_t fastspf_result_authorized_ipv6_64s(const fastspf_result *result);
+
+/**
+ * 1 when `fastspf_result_authorized_ipv4` and `_ipv6_64s` are exact: the
+ * policy is compiled and no part of it depends on more than the client's
+ * address. 0 when they are a lower bound ("depends on the client":
+ * `exists`, `ptr`, macros, or the policy is not compiled yet), for
+ * results other than pass, and for NULL.
+ */
+int fastspf_result_authorized_exact(const fastspf_result *result);
+
+/**
  * What local policy (the `fastspf_config_add_*` and `_set_*` calls of local
  * policy) did to this result, as a static string: `"exempt"` (the client
  * was not checked: FASTSPF_RESULT_PASS for an allowed client,

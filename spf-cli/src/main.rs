@@ -288,6 +288,8 @@ fn evaluation_json(eval: &Evaluation, receiver: Option<&str>, authserv: &str) ->
         "reason_detail": eval.reason,
         "dns_lookups": eval.dns_lookups,
         "void_lookups": eval.void_lookups,
+        "wide_open": eval.wide_open,
+        "authorized": eval.authorized,
         "received_spf": received_spf(eval, receiver),
         "authentication_results": authentication_results(eval, authserv),
         "trace": eval.trace.iter().collect::<Vec<&TraceEvent>>(),

@@ -18,6 +18,10 @@ pub fn text(eval: &Evaluation, receiver: Option<&str>, authserv: &str, limits: &
     if let Some(m) = &eval.matched {
         let _ = writeln!(out, "matched:     {} (in the record of {})", m.term, m.domain);
     }
+    if let Some(space) = &eval.authorized {
+        let wide = if eval.wide_open { "  WIDE OPEN: this pass says nothing about the client" } else { "" };
+        let _ = writeln!(out, "authorizes:  {space}{wide}");
+    }
     if let Some(explanation) = &eval.explanation {
         let _ = writeln!(out, "explanation: {explanation}");
     }

@@ -723,3 +723,64 @@ fn a_zone_with_escaped_owner_names_loads_and_checks() {
     assert_eq!(pass, "pass");
     assert_eq!(fail, "fail");
 }
+
+// ---- issue 17: how much a pass authorizes, and wide-open policies ----
+
+/// A batch over the four senders of a wide-open check (`+all`, a /1, a
+/// /24, `exists:%{i}`), each twice: the first check of a domain gives a
+/// lower bound, the second the compiled policy's exact count.
+#[test]
+fn json_says_how_much_a_pass_authorizes_and_flags_wide_open_policies() {
+    let zone_path = std::env::temp_dir().join(format!("fastspf-wide-{}.zone", std::process::id()));
+    std::fs::write(
+        &zone_path,
+        "all.test. 300 IN TXT \"v=spf1 +all\"\n\
+         half.test. 300 IN TXT \"v=spf1 ip4:128.0.0.0/1 -all\"\n\
+         net.test. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
+         ex.test. 300 IN TXT \"v=spf1 exists:%{i}.allow.test -all\"\n\
+         192.0.2.7.allow.test. 300 IN A 127.0.0.2\n",
+    )
+    .expect("write the zone");
+    let senders = ["a@all.test", "a@half.test", "a@net.test", "a@ex.test"];
+    let input: String =
+        senders.iter().flat_map(|s| [format!("192.0.2.7 {s} h\n"), format!("192.0.2.7 {s} h\n")]).collect();
+    let out = fastspf_with_input(
+        &["check", "--zone", zone_path.to_str().expect("utf-8 path"), "--batch", "-", "--json"],
+        input.as_bytes(),
+    );
+    let human = fastspf(&[
+        "check",
+        "--zone",
+        zone_path.to_str().expect("utf-8 path"),
+        "--ip",
+        "192.0.2.7",
+        "--sender",
+        "a@all.test",
+    ]);
+    std::fs::remove_file(&zone_path).expect("remove the zone");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let expected = [
+        (true, serde_json::json!({"ipv4_addresses": 1u64 << 32, "ipv6_64s": u64::MAX, "exact": false})),
+        (true, serde_json::json!({"ipv4_addresses": 1u64 << 32, "ipv6_64s": u64::MAX, "exact": true})),
+        (true, serde_json::json!({"ipv4_addresses": 1u64 << 31, "ipv6_64s": 0, "exact": false})),
+        (true, serde_json::json!({"ipv4_addresses": 1u64 << 31, "ipv6_64s": 0, "exact": true})),
+        (false, serde_json::json!({"ipv4_addresses": 256, "ipv6_64s": 0, "exact": false})),
+        (false, serde_json::json!({"ipv4_addresses": 256, "ipv6_64s": 0, "exact": true})),
+        (false, serde_json::json!({"ipv4_addresses": 1, "ipv6_64s": 0, "exact": false})),
+        (false, serde_json::json!({"ipv4_addresses": 0, "ipv6_64s": 0, "exact": false})),
+    ];
+    assert_eq!(lines.len(), expected.len());
+    for (v, (wide, authorized)) in lines.iter().zip(expected) {
+        assert_eq!(v["result"], "pass", "{v}");
+        assert_eq!(v["wide_open"], wide, "{v}");
+        assert_eq!(v["authorized"], authorized, "{v}");
+        let header = v["received_spf"].as_str().expect("header");
+        assert_eq!(header.contains("wide-open policy"), wide, "{header}");
+    }
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("authorizes:  at least 4294967296 IPv4 addresses") && human.contains("WIDE OPEN"),
+        "{human}"
+    );
+}

@@ -1,6 +1,6 @@
 //! `fastspf_result`: one check's outcome and its accessors.
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::sync::OnceLock;
 
 use spf_core::Evaluation;
@@ -167,6 +167,52 @@ pub unsafe extern "C" fn fastspf_result_dns_lookups(result: *const fastspf_resul
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fastspf_result_void_lookups(result: *const fastspf_result) -> u32 {
     guard_value(0, || unsafe { get(result) }.map_or(0, |r| r.eval.void_lookups))
+}
+
+/// 1 when the result is a pass from a wide-open policy: the sender's policy
+/// passes at least a /8 of IPv4 or a /16 of IPv6 (`v=spf1 +all`, huge
+/// ranges), so the pass says nothing about the client. Known without any
+/// DNS query of its own (see `fastspf_result_authorized_ipv4`). 0
+/// otherwise, and for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_wide_open(result: *const fastspf_result) -> c_int {
+    guard_value(0, || unsafe { get(result) }.map_or(0, |r| c_int::from(r.eval.wide_open)))
+}
+
+/// On a pass: how many IPv4 addresses the sender's policy passes (at most
+/// 2^32). Exact when `fastspf_result_authorized_exact` says so (the
+/// checker compiled the policy: from a domain's second check on), a lower
+/// bound otherwise. 0 for other results and for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_authorized_ipv4(result: *const fastspf_result) -> u64 {
+    guard_value(0, || {
+        unsafe { get(result) }.and_then(|r| r.eval.authorized).map_or(0, |space| space.ipv4_addresses)
+    })
+}
+
+/// On a pass: how many IPv6 /64 networks the sender's policy passes (a /64
+/// passed in part counts as one), capped at UINT64_MAX (the whole space is
+/// 2^64). Exact or a lower bound as `fastspf_result_authorized_exact` says.
+/// 0 for other results and for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_authorized_ipv6_64s(result: *const fastspf_result) -> u64 {
+    guard_value(0, || {
+        unsafe { get(result) }
+            .and_then(|r| r.eval.authorized)
+            .map_or(0, |space| u64::try_from(space.ipv6_64s).unwrap_or(u64::MAX))
+    })
+}
+
+/// 1 when `fastspf_result_authorized_ipv4` and `_ipv6_64s` are exact: the
+/// policy is compiled and no part of it depends on more than the client's
+/// address. 0 when they are a lower bound ("depends on the client":
+/// `exists`, `ptr`, macros, or the policy is not compiled yet), for
+/// results other than pass, and for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fastspf_result_authorized_exact(result: *const fastspf_result) -> c_int {
+    guard_value(0, || {
+        unsafe { get(result) }.and_then(|r| r.eval.authorized).map_or(0, |space| c_int::from(space.exact))
+    })
 }
 
 /// What local policy (the `fastspf_config_add_*` and `_set_*` calls of local

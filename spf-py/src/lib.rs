@@ -121,6 +121,26 @@ impl PyEvaluation {
     fn void_lookups(&self) -> u32 {
         self.eval.void_lookups
     }
+    /// True for a pass from a wide-open policy: the sender's policy passes
+    /// at least a /8 of IPv4 or a /16 of IPv6 (`v=spf1 +all`), so the pass
+    /// says nothing about the client. Known without a DNS query of its own.
+    #[getter]
+    fn wide_open(&self) -> bool {
+        self.eval.wide_open
+    }
+    /// On a pass, how much address space the sender's policy passes: a dict
+    /// with `ipv4_addresses`, `ipv6_64s` (IPv6 /64 networks) and `exact`
+    /// (False: a lower bound, the policy is not compiled yet or parts of it
+    /// depend on the client); None for other results.
+    #[getter]
+    fn authorized<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(space) = self.eval.authorized else { return Ok(None) };
+        let dict = PyDict::new(py);
+        dict.set_item("ipv4_addresses", space.ipv4_addresses)?;
+        dict.set_item("ipv6_64s", space.ipv6_64s)?;
+        dict.set_item("exact", space.exact)?;
+        Ok(Some(dict))
+    }
     /// Each step as a dict (`event`, `depth`, ...), in order.
     #[getter]
     fn trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -310,3 +310,34 @@ def test_defaults_are_the_core_s() -> None:
     # A checker built without settings has them (its trace default too).
     evaluation = fastspf.Checker(zone_file=DEMO_ZONE).check("192.0.2.10", "a@pass.demo.example")
     assert bool(evaluation.trace) == fastspf.DEFAULTS["trace"]
+
+
+def test_a_pass_says_how_much_the_policy_passes() -> None:
+    # The four senders of a wide-open check: `+all`, a /1, a /24 and
+    # `exists:%{i}`. The first check of a domain gives a lower bound (the
+    # matched term's range); from the second on the policy is compiled and
+    # the count exact, except where it depends on the client.
+    zone = fastspf.Zone()
+    zone.add_txt("all.test", [b"v=spf1 +all"])
+    zone.add_txt("half.test", [b"v=spf1 ip4:128.0.0.0/1 -all"])
+    zone.add_txt("net.test", [b"v=spf1 ip4:192.0.2.0/24 -all"])
+    zone.add_txt("ex.test", [b"v=spf1 exists:%{i}.allow.test -all"])
+    zone.add_a("192.0.2.7.allow.test", "127.0.0.2")
+    checker = fastspf.Checker(zone=zone)
+    cases = [
+        ("a@all.test", (1 << 32, 1 << 64), (1 << 32, 1 << 64, True), True),
+        ("a@half.test", (1 << 31, 0), (1 << 31, 0, True), True),
+        ("a@net.test", (256, 0), (256, 0, True), False),
+        ("a@ex.test", (1, 0), (0, 0, False), False),
+    ]
+    for sender, first, later, wide in cases:
+        for round in range(3):
+            e = checker.check("192.0.2.7", sender)
+            assert e.result == "pass" and e.wide_open is wide, sender
+            expected = (*first, False) if round == 0 else later
+            assert e.authorized is not None
+            got = (e.authorized["ipv4_addresses"], e.authorized["ipv6_64s"], e.authorized["exact"])
+            assert got == expected, (sender, round, got)
+            assert ("wide-open policy" in e.received_spf()) is wide
+    failed = checker.check("198.51.100.1", "a@net.test")
+    assert failed.result == "fail" and failed.authorized is None and failed.wide_open is False

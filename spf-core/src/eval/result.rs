@@ -344,7 +344,9 @@ pub struct AuthorizedSpace {
     /// IPv4 addresses it passes (at most 2^32).
     pub ipv4_addresses: u64,
     /// IPv6 /64 networks it passes, a /64 passed in part counting as one
-    /// (at most 2^64).
+    /// (at most 2^64). Serialized capped at 2^64 - 1 (JSON numbers of most
+    /// readers stop at `u64`): that value then means the whole space.
+    #[serde(serialize_with = "saturating_u64")]
     pub ipv6_64s: u128,
     /// `true`: exactly what the policy passes, whatever the client (a
     /// compiled policy none of whose parts depends on more than the
@@ -353,6 +355,10 @@ pub struct AuthorizedSpace {
     /// compiled policy's passing ranges when some of its parts (`exists`,
     /// `ptr`, macros, answers not cached) depend on the client.
     pub exact: bool,
+}
+
+fn saturating_u64<S: serde::Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(*value).unwrap_or(u64::MAX))
 }
 
 impl AuthorizedSpace {

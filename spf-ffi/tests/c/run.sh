@@ -66,7 +66,7 @@ done
 
 # Local policy (skip and allow lists, forwarders, best guess, wide-open
 # passes) over a zone of its own.
-for test in local_policy; do
+for test in local_policy wide_open; do
     cc "${cflags[@]}" "spf-ffi/tests/c/$test.c" -o "$out/$test" -L "$lib" -lfastspf -lpthread -Wl,-rpath,"$lib"
     echo "--- $test (valgrind memcheck)"
     if "${valgrind[@]}" "$out/$test" "$root/spf-ffi/tests/c/$test.zone"; then
