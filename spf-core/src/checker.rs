@@ -10,7 +10,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::Error;
-use crate::compiled::{CompiledConfig, CompiledPolicies};
+use crate::compiled::{CompiledConfig, CompiledPolicies, CompiledStats};
 use crate::dns::{
     Backend, Cache, CacheConfig, CacheStats, CachedLookup, DnsSource, Overlay, ResolverSettings, Zone,
 };
@@ -269,20 +269,16 @@ impl Checker {
             return Err(false);
         }
         let cache = self.cache();
-        let traced = inner.evaluator.options().trace;
-        let found = inner.compiled.with(request.domain(), |policy| {
-            if !policy.fresh(cache.now(), cache.generation()) {
-                return Err(true);
-            }
-            if traced {
-                return Err(false);
-            }
-            match policy.answer(request, &inner.evaluator) {
+        let pinned = inner.compiled.pin();
+        match pinned.get(request.domain()) {
+            None => Err(true),
+            Some(policy) if !policy.fresh(cache.now(), cache.generation()) => Err(true),
+            Some(_) if inner.evaluator.options().trace => Err(false),
+            Some(policy) => match policy.answer(request, &inner.evaluator) {
                 CompiledAnswer::Decided(eval) => Ok(eval),
                 CompiledAnswer::Evaluate { missing } => Err(missing),
-            }
-        });
-        found.unwrap_or(Err(true))
+            },
+        }
     }
 
     /// After the evaluator: compiles the domain's policy when `compile` and
@@ -319,9 +315,9 @@ impl Checker {
         eval
     }
 
-    /// Compiled policies held: how many, and their bytes.
-    pub fn compiled_policies(&self) -> (usize, usize) {
-        self.inner.compiled.size()
+    /// Compiled policies held (how many, their bytes) and compiled.
+    pub fn compiled_stats(&self) -> CompiledStats {
+        self.inner.compiled.stats()
     }
 
     /// `domain`'s compiled policy, if the checker holds a fresh one, given
@@ -347,23 +343,54 @@ impl Checker {
     /// waits (or, on a current-thread runtime, waits on a helper thread), so
     /// nothing can wedge. Async code should still `.await` [`Checker::check`].
     pub fn check_blocking(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        self.check_request_blocking(&CheckRequest::mail_from(ip, mail_from, helo))
+        self.check_owned_blocking(CheckRequest::mail_from(ip, mail_from, helo))
     }
 
     /// [`Checker::check_helo`], blocking. See [`Checker::check_blocking`].
     pub fn check_helo_blocking(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        self.check_request_blocking(&CheckRequest::helo(ip, helo))
+        self.check_owned_blocking(CheckRequest::helo(ip, helo))
+    }
+
+    /// [`Checker::check_request_blocking`] for a request of its own: a
+    /// check its domain's compiled policy answers takes the request's
+    /// strings rather than copying them.
+    fn check_owned_blocking(&self, request: CheckRequest) -> Evaluation {
+        match self.compiled_answer_owned(request) {
+            Ok(eval) => eval,
+            Err((request, compile)) => self.evaluate_blocking(&request, compile),
+        }
+    }
+
+    /// [`Checker::compiled_answer`] taking the request; `Err` gives it back.
+    fn compiled_answer_owned(&self, request: CheckRequest) -> Result<Evaluation, (CheckRequest, bool)> {
+        let inner = &*self.inner;
+        if !inner.compiled.enabled() || inner.policy.is_some() {
+            return Err((request, false));
+        }
+        let cache = self.cache();
+        let pinned = inner.compiled.pin();
+        match pinned.get(request.domain()) {
+            None => Err((request, true)),
+            Some(policy) if !policy.fresh(cache.now(), cache.generation()) => Err((request, true)),
+            Some(_) if inner.evaluator.options().trace => Err((request, false)),
+            Some(policy) => policy.answer_owned(request, &inner.evaluator),
+        }
     }
 
     /// [`Checker::check_request`], blocking. See [`Checker::check_blocking`].
     pub fn check_request_blocking(&self, request: &CheckRequest) -> Evaluation {
+        match self.compiled_answer(request) {
+            Ok(eval) => eval,
+            Err(compile) => self.evaluate_blocking(request, compile),
+        }
+    }
+
+    /// The evaluator's check of `request`, blocking; then
+    /// [`Checker::after_evaluation`].
+    fn evaluate_blocking(&self, request: &CheckRequest, compile: bool) -> Evaluation {
         // Pinned where it is built, and polled once before the deadline
         // wrapper exists: a warm check is done then, and moving a check's
         // state costs more than its work.
-        let compile = match self.compiled_answer(request) {
-            Ok(eval) => return eval,
-            Err(compile) => compile,
-        };
         let deadline = self.deadline_from_now();
         if let Some(policy) = &self.inner.policy {
             let work = std::pin::pin!(policy.check_within(&self.inner.evaluator, request, deadline));
@@ -385,9 +412,9 @@ impl Checker {
     /// DNS. For callers that wait in slices: to look at signals between
     /// them, or to release a lock (such as Python's GIL) only while waiting.
     pub fn start(&self, request: CheckRequest) -> Result<Evaluation, WaitingCheck<'_>> {
-        let compile = match self.compiled_answer(&request) {
+        let (request, compile) = match self.compiled_answer_owned(request) {
             Ok(eval) => return Ok(eval),
-            Err(compile) => compile,
+            Err(back) => back,
         };
         let deadline = self.deadline_from_now();
         let evaluator = &self.inner.evaluator;

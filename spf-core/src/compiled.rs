@@ -18,7 +18,7 @@
 //! last sweep and clears the bit of the others (removing any if that frees
 //! too little).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::eval::CompiledPolicy;
 
@@ -41,10 +41,38 @@ impl Default for CompiledConfig {
     }
 }
 
+/// What a checker's compiled-policy store holds and has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompiledStats {
+    /// Policies held.
+    pub entries: usize,
+    /// Their bytes (estimated, as the bound counts them).
+    pub bytes: usize,
+    /// Policies compiled since the checker started.
+    pub compiled: u64,
+}
+
 struct Entry {
     policy: CompiledPolicy,
     bytes: usize,
     visited: AtomicBool,
+}
+
+/// The table of compiled policies, pinned ([`CompiledPolicies::pin`]).
+pub(crate) struct Pinned<'m> {
+    map: papaya::HashMapRef<'m, Box<str>, Entry, foldhash::fast::RandomState, papaya::LocalGuard<'m>>,
+}
+
+impl Pinned<'_> {
+    /// `domain`'s policy, if there is one (marked visited).
+    pub(crate) fn get(&self, domain: &str) -> Option<&CompiledPolicy> {
+        let entry = self.map.get(domain)?;
+        if !entry.visited.load(Ordering::Relaxed) {
+            entry.visited.store(true, Ordering::Relaxed);
+        }
+        Some(&entry.policy)
+    }
 }
 
 /// Compiled policies by domain (see the module documentation).
@@ -53,6 +81,7 @@ pub(crate) struct CompiledPolicies {
     bytes: AtomicUsize,
     config: CompiledConfig,
     sweeping: AtomicBool,
+    compiled: AtomicU64,
 }
 
 impl std::fmt::Debug for CompiledPolicies {
@@ -71,11 +100,17 @@ impl CompiledPolicies {
             bytes: AtomicUsize::new(0),
             config,
             sweeping: AtomicBool::new(false),
+            compiled: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn enabled(&self) -> bool {
         self.config.enabled
+    }
+
+    /// The table, pinned: its policies can be read until this is dropped.
+    pub(crate) fn pin(&self) -> Pinned<'_> {
+        Pinned { map: self.map.pin() }
     }
 
     /// Runs `f` on `domain`'s policy, if there is one.
@@ -94,6 +129,7 @@ impl CompiledPolicies {
         if bytes > self.config.max_bytes {
             return;
         }
+        self.compiled.fetch_add(1, Ordering::Relaxed);
         let map = self.map.pin();
         let entry = Entry { policy, bytes, visited: AtomicBool::new(false) };
         if let Some(old) = map.insert(domain.into(), entry) {
@@ -105,9 +141,13 @@ impl CompiledPolicies {
         }
     }
 
-    /// Entries and bytes held.
-    pub(crate) fn size(&self) -> (usize, usize) {
-        (self.map.len(), self.bytes.load(Ordering::Relaxed))
+    /// What it holds and has done.
+    pub(crate) fn stats(&self) -> CompiledStats {
+        CompiledStats {
+            entries: self.map.len(),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            compiled: self.compiled.load(Ordering::Relaxed),
+        }
     }
 
     /// Frees at least an eighth of the bound: unvisited policies first.
@@ -165,10 +205,10 @@ mod tests {
             assert!(store.with("d0.example", |_| ()).is_some(), "d0 evicted before d{i}");
             let name = format!("d{i}.example");
             store.insert(&name, policy(&cache, &name));
-            let (_, bytes) = store.size();
+            let bytes = store.stats().bytes;
             assert!(bytes <= one * 50, "{bytes} over {}", one * 50);
         }
-        let (entries, _) = store.size();
+        let entries = store.stats().entries;
         assert!((30..=50).contains(&entries), "{entries}");
     }
 }

@@ -288,8 +288,8 @@ impl MacroString {
     /// `budget` runs out, whichever comes first; nothing past the stop is
     /// expanded.
     pub fn expand_text(&self, vars: &MacroVars<'_>, max: usize, budget: &mut ExpansionBudget) -> String {
-        let mut out = String::new();
-        let mut scratch = String::new();
+        let mut out = String::with_capacity(64.min(max));
+        let mut scratch = String::with_capacity(64);
         for part in self.parts.iter() {
             if out.len() >= max {
                 break;

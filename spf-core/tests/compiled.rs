@@ -289,3 +289,25 @@ short.test. 60 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"
     assert_eq!(checker.with_compiled_policy("ttl.test", |p| p.decides(ip)), Some(true));
     assert_eq!(checker.check_blocking(ip, "a@ttl.test", "h").result, SpfResult::Fail);
 }
+
+#[test]
+fn a_policy_that_depends_on_the_client_is_compiled_once() {
+    // `ptr` and `exists:%{i}` intervals are the evaluator's for good: their
+    // checks must not compile the policy again and again (each compile
+    // also misses the PTR answers of its representative address).
+    let zone = "\
+ptr.test. 300 IN TXT \"v=spf1 ptr -all\"
+ex.test. 300 IN TXT \"v=spf1 exists:%{i}._ip.%{d} -all\"
+9.2.0.192.in-addr.arpa. 300 IN PTR mail.ptr.test.
+mail.ptr.test. 300 IN A 192.0.2.9
+";
+    let zone = Arc::new(Zone::from_master_str(zone, "<test>").expect("zone"));
+    let checker = checker(&zone, true);
+    let ip: IpAddr = "192.0.2.9".parse().expect("ip");
+    for _ in 0..10 {
+        assert_eq!(checker.check_blocking(ip, "a@ptr.test", "h").result, SpfResult::Pass);
+        assert_eq!(checker.check_blocking(ip, "a@ex.test", "h").result, SpfResult::Fail);
+    }
+    assert_eq!(checker.compiled_stats().compiled, 2, "{:?}", checker.compiled_stats());
+    assert_eq!(checker.with_compiled_policy("ptr.test", |p| p.decides(ip)), Some(false));
+}

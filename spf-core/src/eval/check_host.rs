@@ -164,6 +164,26 @@ impl<L: Lookup> Evaluator<L> {
         request: &CheckRequest,
         exp_from: Option<&(Arc<Record>, Arc<str>)>,
     ) -> Option<String> {
+        // The common case, without the machinery of a check: no `exp=`,
+        // and a default explanation that needs no PTR answers. The same
+        // expansion the evaluator makes (a compiled policy's address
+        // expanded no macro, so the check's expansion budget is whole).
+        let default = &self.options.default_explanation;
+        if exp_from.is_none_or(|(record, _)| record.exp().is_none())
+            && !default.uses(MacroLetter::ValidatedName)
+        {
+            let domain = exp_from.map_or(request.domain(), |(_, d)| d);
+            let receiver = self.options.receiver.as_deref().unwrap_or("unknown");
+            let timestamp = match self.options.timestamp {
+                Some(fixed) => fixed,
+                None if default.uses(MacroLetter::Timestamp) => {
+                    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+                }
+                None => 0,
+            };
+            let vars = macro_vars(request, domain, receiver, None, timestamp);
+            return Some(default.expand_text(&vars, MAX_EXPLANATION, &mut ExpansionBudget::default()));
+        }
         let mut run = Run {
             ev: self,
             request,

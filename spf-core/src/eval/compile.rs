@@ -273,21 +273,32 @@ impl CompiledPolicy {
     /// expanded through `evaluator` from cached answers; when it cannot
     /// be, the evaluator decides (`missing`).
     pub fn answer<L: Lookup>(&self, request: &CheckRequest, evaluator: &Evaluator<L>) -> CompiledAnswer {
+        match self.answer_owned(request.clone(), evaluator) {
+            Ok(evaluation) => CompiledAnswer::Decided(evaluation),
+            Err((_, missing)) => CompiledAnswer::Evaluate { missing },
+        }
+    }
+
+    /// [`CompiledPolicy::answer`] taking the request (its strings move into
+    /// the evaluation); `Err` gives it back with `missing`.
+    pub(crate) fn answer_owned<L: Lookup>(
+        &self,
+        request: CheckRequest,
+        evaluator: &Evaluator<L>,
+    ) -> Result<Evaluation, (CheckRequest, bool)> {
         let index = match request.ip() {
             IpAddr::V4(ip) => self.v4.find(u32::from(ip)),
             IpAddr::V6(ip) => self.v6.find(u128::from(ip)),
         };
-        let Some(decision) = index.and_then(|i| self.decisions.get(i)) else {
-            return CompiledAnswer::Evaluate { missing: false };
-        };
-        let d = match decision {
-            Decision::Decided(d) => d,
-            Decision::Evaluate { missing } => return CompiledAnswer::Evaluate { missing: *missing },
+        let d = match index.and_then(|i| self.decisions.get(i)) {
+            Some(Decision::Decided(d)) => d,
+            Some(Decision::Evaluate { missing }) => return Err((request, *missing)),
+            None => return Err((request, false)),
         };
         let explanation = if d.result == SpfResult::Fail {
-            match evaluator.explain_now(request, d.exp_from.as_ref()) {
+            match evaluator.explain_now(&request, d.exp_from.as_ref()) {
                 Some(text) => Some(text),
-                None => return CompiledAnswer::Evaluate { missing: true },
+                None => return Err((request, true)),
             }
         } else {
             None
@@ -307,9 +318,9 @@ impl CompiledPolicy {
             dns_lookups: d.dns_lookups,
             void_lookups: d.void_lookups,
             authorized: (d.result == SpfResult::Pass).then_some(self.authorized),
-            ..Evaluation::new(request, d.result)
+            ..Evaluation::from_request(request, d.result)
         };
-        CompiledAnswer::Decided(evaluation.with_wide_open(&evaluator.options().wide_open))
+        Ok(evaluation.with_wide_open(&evaluator.options().wide_open))
     }
 
     /// Compiles `domain`'s policy from the answers `cache` holds, with the
@@ -351,8 +362,13 @@ impl CompiledPolicy {
                 return None;
             };
             let missing = lookup.missed.load(Ordering::Relaxed);
-            let decision = if missing || probe.client_dependent {
-                Decision::Evaluate { missing }
+            // An interval that depends on the client is the evaluator's
+            // for good, even if it also missed an answer (compiling again
+            // would not decide it).
+            let decision = if probe.client_dependent {
+                Decision::Evaluate { missing: false }
+            } else if missing {
+                Decision::Evaluate { missing: true }
             } else {
                 Decision::Decided(Box::new(Decided {
                     result: eval.result,

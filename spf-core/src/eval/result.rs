@@ -287,6 +287,30 @@ impl Evaluation {
         }
     }
 
+    /// [`Evaluation::new`], taking the request's strings instead of
+    /// copying them.
+    pub(crate) fn from_request(request: CheckRequest, result: SpfResult) -> Evaluation {
+        let helo = (!request.helo.is_empty()).then(|| request.helo.into_string());
+        Evaluation {
+            result,
+            identity: request.identity,
+            ip: request.ip,
+            sender: request.sender.into_string(),
+            helo,
+            domain: request.domain,
+            explanation: None,
+            matched: None,
+            reason: None,
+            dns_lookups: 0,
+            void_lookups: 0,
+            dns_queries: 0,
+            trace: Vec::new(),
+            authorized: None,
+            wide_open: false,
+            policy: None,
+        }
+    }
+
     /// Sets [`Evaluation::wide_open`] from [`Evaluation::authorized`].
     pub(crate) fn with_wide_open(mut self, threshold: &WideOpenThreshold) -> Evaluation {
         self.wide_open =
