@@ -1,5 +1,6 @@
-//! criterion benchmarks: parsing, macro expansion, warm checks, the shared
-//! cache under contention. `cargo bench -p spf-benches`.
+//! criterion benchmarks: parsing, macro expansion, warm checks (a few cases
+//! and a corpus), one and two threads on one checker. `cargo bench -p
+//! spf-benches --bench checks`.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -62,17 +63,12 @@ fn warm_checks(c: &mut Criterion) {
     }
 }
 
-/// Warm checks over a realistic corpus: Zipf over 3,000 generated sender
-/// domains (provider include chains 1 to 4 deep, ranges, a/mx, redirect,
-/// exists, ptr, no record, broken, over-limit), 15 % IPv6 clients, cycling
-/// through 100,000 checks after one warm-up pass.
-fn warm_corpus(c: &mut Criterion) {
+/// A checker over the generated workload's zone (default settings), with
+/// the corpus checked twice: its cache and compiled policies are warm.
+fn corpus_checker() -> (Checker, Vec<(IpAddr, String, String)>) {
     let workload = spf_benches::workload::generate(1, 3000, 100_000);
     let zone = spf_core::dns::Zone::from_master_str(&workload.zone, "gen").expect("generated zone");
-    let config = CheckerConfig::default()
-        .with_zone(Arc::new(zone))
-        .with_options(CheckOptions::default().with_trace(false));
-    let checker = Checker::new(config).expect("checker");
+    let checker = Checker::new(CheckerConfig::default().with_zone(Arc::new(zone))).expect("checker");
     let corpus: Vec<(IpAddr, String, String)> = workload
         .corpus
         .lines()
@@ -82,9 +78,20 @@ fn warm_corpus(c: &mut Criterion) {
             (ip, f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
         })
         .collect();
-    for (ip, from, helo) in &corpus {
-        checker.check_blocking(*ip, from, helo);
+    for _ in 0..2 {
+        for (ip, from, helo) in &corpus {
+            checker.check_blocking(*ip, from, helo);
+        }
     }
+    (checker, corpus)
+}
+
+/// Warm checks over a realistic corpus: Zipf over 3,000 generated sender
+/// domains (provider include chains 1 to 4 deep, ranges, a/mx, redirect,
+/// exists, ptr, no record, broken, over-limit), 15 % IPv6 clients, cycling
+/// through 100,000 checks after one warm-up pass.
+fn warm_corpus(c: &mut Criterion) {
+    let (checker, corpus) = corpus_checker();
     let mut group = c.benchmark_group("warm_check_corpus");
     group.throughput(Throughput::Elements(1));
     let mut next = 0usize;
@@ -98,29 +105,50 @@ fn warm_corpus(c: &mut Criterion) {
     group.finish();
 }
 
-fn cache_contention(c: &mut Criterion) {
-    let checker = checker(false);
-    let ip: IpAddr = "66.15.25.9".parse().expect("ip");
-    checker.check_blocking(ip, "a@bigmail.example", "h");
-    let mut group = c.benchmark_group("shared_cache_1000_checks");
-    group.throughput(Throughput::Elements(1000));
-    for threads in [1usize, 2] {
-        group.bench_function(format!("{threads}_threads"), |b| {
-            b.iter(|| {
-                std::thread::scope(|s| {
-                    for _ in 0..threads {
-                        s.spawn(|| {
-                            for _ in 0..1000 / threads {
-                                black_box(checker.check_blocking(ip, "a@bigmail.example", "h"));
-                            }
-                        });
-                    }
-                });
-            })
-        });
+/// Checks per second on one shared checker from one and from two threads:
+/// one hot sender and client (every thread on the same compiled policy),
+/// and the warm corpus. Each measurement starts its threads once, and each
+/// thread times its share of the checks from a common start, so thread
+/// start-up is not measured; the slowest thread's time is the group's.
+fn threads(c: &mut Criterion) {
+    let hot_checker = checker(false);
+    let hot: Vec<(IpAddr, String, String)> =
+        vec![("66.15.25.9".parse().expect("ip"), "a@bigmail.example".into(), "h".into())];
+    for (ip, from, helo) in hot.iter().chain(hot.iter()) {
+        hot_checker.check_blocking(*ip, from, helo);
+    }
+    let (corpus_checker, corpus) = corpus_checker();
+    let mut group = c.benchmark_group("threads");
+    group.throughput(Throughput::Elements(1));
+    for (name, checker, checks) in [("hot_key", &hot_checker, &hot), ("corpus", &corpus_checker, &corpus)] {
+        for threads in [1usize, 2] {
+            group.bench_function(format!("{name}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let barrier = std::sync::Barrier::new(threads);
+                    let share = (iters as usize).div_ceil(threads);
+                    std::thread::scope(|s| {
+                        let workers: Vec<_> = (0..threads)
+                            .map(|t| {
+                                let barrier = &barrier;
+                                s.spawn(move || {
+                                    barrier.wait();
+                                    let started = std::time::Instant::now();
+                                    for i in 0..share {
+                                        let (ip, from, helo) = &checks[(t * 50_021 + i) % checks.len()];
+                                        black_box(checker.check_blocking(*ip, from, helo));
+                                    }
+                                    started.elapsed()
+                                })
+                            })
+                            .collect();
+                        workers.into_iter().map(|w| w.join().expect("worker")).max().unwrap_or_default()
+                    })
+                })
+            });
+        }
     }
     group.finish();
 }
 
-criterion_group!(benches, parse, macros, warm_checks, warm_corpus, cache_contention);
+criterion_group!(benches, parse, macros, warm_checks, warm_corpus, threads);
 criterion_main!(benches);
