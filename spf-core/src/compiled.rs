@@ -125,7 +125,9 @@ impl CompiledPolicies {
 
     /// Stores `policy` for `domain`, replacing any older one.
     pub(crate) fn insert(&self, domain: &str, policy: CompiledPolicy) {
-        let bytes = policy.bytes() + domain.len() + 64;
+        // The entry, its key and the table slot (measured: resident growth over
+        // the generated corpus, `compiled_footprint` example).
+        let bytes = policy.bytes() + domain.len() + 176;
         if bytes > self.config.max_bytes {
             return;
         }
