@@ -199,7 +199,7 @@ mod tests {
             let name = format!("d{i}.example");
             cache.lookup(&zone, &name, crate::dns::RecordType::Txt).await.expect("txt");
         }
-        let one = policy(&cache, "d0.example").bytes() + 80;
+        let one = policy(&cache, "d0.example").bytes() + "d0.example".len() + 176;
         let store = CompiledPolicies::new(CompiledConfig { enabled: true, max_bytes: one * 50 });
         store.insert("d0.example", policy(&cache, "d0.example"));
         for i in 1..200 {
