@@ -235,20 +235,34 @@ impl Checker {
     /// checked as `postmaster@<helo>`). For async callers: run it inside a
     /// tokio runtime with I/O and time enabled (`#[tokio::main]` has both).
     pub async fn check(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Evaluation {
-        self.check_request(&CheckRequest::mail_from(ip, mail_from, helo)).await
+        self.check_owned(CheckRequest::mail_from(ip, mail_from, helo)).await
     }
 
     /// Checks the HELO identity. Async, like [`Checker::check`].
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Evaluation {
-        self.check_request(&CheckRequest::helo(ip, helo)).await
+        self.check_owned(CheckRequest::helo(ip, helo)).await
     }
 
     /// Checks `request`. Async, like [`Checker::check`].
     pub async fn check_request(&self, request: &CheckRequest) -> Evaluation {
-        let compile = match self.compiled_answer(request) {
-            Ok(eval) => return eval,
-            Err(compile) => compile,
-        };
+        match self.compiled_answer(request) {
+            Ok(eval) => eval,
+            Err(compile) => self.evaluate(request, compile).await,
+        }
+    }
+
+    /// [`Checker::check_request`] for a request of its own (see
+    /// [`Checker::check_owned_blocking`]).
+    async fn check_owned(&self, request: CheckRequest) -> Evaluation {
+        match self.compiled_answer_owned(request) {
+            Ok(eval) => eval,
+            Err((request, compile)) => self.evaluate(&request, compile).await,
+        }
+    }
+
+    /// The evaluator's check of `request` (or local policy's around it);
+    /// then [`Checker::after_evaluation`].
+    async fn evaluate(&self, request: &CheckRequest, compile: bool) -> Evaluation {
         let deadline = self.deadline_from_now();
         if let Some(policy) = &self.inner.policy {
             let work = policy.check_within(&self.inner.evaluator, request, deadline);
@@ -463,7 +477,7 @@ impl Checker {
         F: FnOnce(Result<Evaluation, CheckPanicked>) + Send + 'static,
     {
         let checker = self.clone();
-        let work = async move { checker.check_request(&request).await };
+        let work = async move { checker.check_owned(request).await };
         let task = self
             .inner
             .runtime
