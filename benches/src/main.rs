@@ -95,7 +95,8 @@ struct ReplayArgs {
     /// each, side by side.
     #[arg(long, value_enum, default_value_t = SpeculationArg::On)]
     speculation: SpeculationArg,
-    /// Every check starts with an empty cache, one check at a time: the
+    /// Every check starts with an empty cache (one checker, its cache
+    /// emptied before each check), one check at a time: the
     /// latency of first-seen senders (use with --nameserver and a server
     /// that delays its answers by a round-trip time). Ignores --passes,
     /// --concurrency and --compare-cache.
@@ -451,9 +452,7 @@ impl Tally {
     }
 }
 
-/// Runs every check of the corpus with an empty cache, one at a time, each
-/// on a checker of its own (so nothing one check started reaches the next),
-/// with the default options (the trace off) unless `critical_path` asks
+/// Runs every check of the corpus with an empty cache, one at a time, with the default options (the trace off) unless `critical_path` asks
 /// for the trace. With peers, each check is then run by each peer, fresh
 /// (no cache), in the same loop.
 fn run_cold(
@@ -472,13 +471,21 @@ fn run_cold(
         Some(setup) => Some(ColdPeers::new(setup)?),
         None => None,
     };
+    // One checker for the run, as a mail server holds one (its running
+    // figures, such as the upstream latency that adaptive speculation
+    // goes by, carry over from check to check); its cache is emptied
+    // before every check, once the previous check's speculative queries
+    // have all come back (so nothing one check started reaches the next).
+    let cache = Arc::new(Cache::new(config.cache.clone()));
+    let mut config = config.clone().with_shared_cache(Arc::clone(&cache));
+    if cold.critical_path {
+        config.options.trace = true;
+    }
+    let checker = Checker::new(config.clone()).map_err(|e| e.to_string())?;
     for check in corpus {
-        let cache = Arc::new(Cache::new(config.cache.clone()));
-        let mut config = config.clone().with_shared_cache(Arc::clone(&cache));
-        if cold.critical_path {
-            config.options.trace = true;
-        }
-        let checker = Checker::new(config).map_err(|e| e.to_string())?;
+        quiesce(&cache);
+        cache.clear();
+        let before = cache.stats();
         let started = Instant::now();
         let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
         latencies.push(started.elapsed());
@@ -486,14 +493,14 @@ fn run_cold(
             depths.push(critical_path(&eval.trace));
         }
         *results.entry(eval.result.to_string()).or_default() += 1;
-        // Dropping the checker stops its speculative work; then count.
-        drop(checker);
+        // Speculative queries still out count for this check.
+        quiesce(&cache);
         let stats = cache.stats();
-        total.hits += stats.hits;
-        total.misses += stats.misses;
-        total.coalesced += stats.coalesced;
-        total.speculative_queries += stats.speculative_queries;
-        total.speculative_used += stats.speculative_used;
+        total.hits += stats.hits - before.hits;
+        total.misses += stats.misses - before.misses;
+        total.coalesced += stats.coalesced - before.coalesced;
+        total.speculative_queries += stats.speculative_queries - before.speculative_queries;
+        total.speculative_used += stats.speculative_used - before.speculative_used;
         if let Some(peers) = &mut peers {
             peers.check(check)?;
         }
@@ -530,6 +537,19 @@ fn run_cold(
         reports.extend(peers.reports());
     }
     Ok(reports)
+}
+
+/// Waits (outside any timing) until no query of `cache` is in flight.
+fn quiesce(cache: &Cache) {
+    let mut idle = 0;
+    while idle < 2 {
+        if cache.stats().inflight == 0 {
+            idle += 1;
+        } else {
+            idle = 0;
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    }
 }
 
 #[cfg(not(feature = "peers"))]
