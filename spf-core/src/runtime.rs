@@ -55,6 +55,30 @@ impl CheckerRuntime {
         work.poll(&mut Context::from_waker(Waker::noop()))
     }
 
+    /// Polls `work` once on the calling thread, outside any runtime, for a
+    /// caller that then runs it to its end on this thread
+    /// ([`Self::block_on`]): inside the context of the thread's own
+    /// runtime ([`local_block_on`]), so that the sockets and timers of its
+    /// first queries are waited for right here too, not by a worker;
+    /// inside this runtime's if the thread has none. Work that may be
+    /// waited for from another thread later must use [`Self::poll_now`].
+    pub(crate) fn poll_here<F: Future + ?Sized>(&self, work: Pin<&mut F>) -> Poll<F::Output> {
+        let mut work = Some(work);
+        let polled = LOCAL
+            .try_with(|local| {
+                let runtime = local.as_ref()?;
+                let _context = runtime.enter();
+                work.take().map(|w| w.poll(&mut Context::from_waker(Waker::noop())))
+            })
+            .ok()
+            .flatten();
+        match (polled, work) {
+            (Some(poll), _) => poll,
+            (None, Some(work)) => self.poll_now(work),
+            (None, None) => unreachable!("polled, or left for the fallback"),
+        }
+    }
+
     /// Runs `work` to its end from synchronous code, from any thread:
     ///
     /// - outside any tokio runtime: polls it once right here (a warm check
@@ -81,7 +105,7 @@ impl CheckerRuntime {
         match Handle::try_current() {
             Err(_) => {
                 let mut work = std::pin::pin!(work);
-                match self.poll_now(work.as_mut()) {
+                match self.poll_here(work.as_mut()) {
                     Poll::Ready(output) => output,
                     Poll::Pending => match local_block_on(work.as_mut()) {
                         Some(output) => output,
