@@ -110,6 +110,9 @@ struct ReplayArgs {
     /// 127.0.0.1 (repeatable), instead of `--nameserver`.
     #[arg(long = "serve", conflicts_with_all = ["nameservers", "zones"])]
     serve: Vec<PathBuf>,
+    /// With `--serve`: the address to serve on (loopback; port 0: any).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    serve_addr: std::net::SocketAddr,
     /// With `--serve`: delay every answer by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
@@ -279,8 +282,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         for path in &args.serve {
             zone.load_master_file(path).map_err(|e| e.to_string())?;
         }
-        let server = spf_testdns::TestDns::try_serve("127.0.0.1:0".parse().map_err(|_| "address")?, zone)
-            .map_err(|e| e.to_string())?;
+        let server = spf_testdns::TestDns::try_serve(args.serve_addr, zone).map_err(|e| e.to_string())?;
         if args.delay_ms > 0 {
             server.delay_all(Duration::from_millis(args.delay_ms));
         }
@@ -473,9 +475,10 @@ fn run_cold(
     };
     // One checker for the run, as a mail server holds one (its running
     // figures, such as the upstream latency that adaptive speculation
-    // goes by, carry over from check to check); its cache is emptied
-    // before every check, once the previous check's speculative queries
-    // have all come back (so nothing one check started reaches the next).
+    // goes by, carry over from check to check); after each check the
+    // harness waits for its speculative queries to come back, and empties
+    // the cache before the next (so nothing one check started reaches the
+    // next).
     let cache = Arc::new(Cache::new(config.cache.clone()));
     let mut config = config.clone().with_shared_cache(Arc::clone(&cache));
     if cold.critical_path {
@@ -483,7 +486,7 @@ fn run_cold(
     }
     let checker = Checker::new(config.clone()).map_err(|e| e.to_string())?;
     for check in corpus {
-        quiesce(&cache);
+        // The previous check's queries are all back (see below).
         cache.clear();
         let before = cache.stats();
         let started = Instant::now();
@@ -582,6 +585,8 @@ struct ColdPeers {
     runtime: tokio::runtime::Runtime,
     mail_auth: Tally,
     viaspf: Tally,
+    #[cfg(feature = "libspf2")]
+    libspf2: Tally,
 }
 
 #[cfg(feature = "peers")]
@@ -589,7 +594,14 @@ impl ColdPeers {
     fn new(setup: PeerSetup) -> Result<ColdPeers, String> {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        Ok(ColdPeers { setup, runtime, mail_auth: Tally::default(), viaspf: Tally::default() })
+        Ok(ColdPeers {
+            setup,
+            runtime,
+            mail_auth: Tally::default(),
+            viaspf: Tally::default(),
+            #[cfg(feature = "libspf2")]
+            libspf2: Tally::default(),
+        })
     }
 
     fn total(&self) -> u64 {
@@ -615,14 +627,28 @@ impl ColdPeers {
         self.viaspf.latencies.push(started.elapsed());
         self.viaspf.queries += self.total() - before;
         *self.viaspf.results.entry(result.to_string()).or_default() += 1;
+        #[cfg(feature = "libspf2")]
+        {
+            // Synchronous: it blocks in the C library's resolver.
+            let before = self.total();
+            let started = Instant::now();
+            let result = spf_benches::libspf2::check(check.ip, &check.mail_from, &check.helo);
+            self.libspf2.latencies.push(started.elapsed());
+            self.libspf2.queries += self.total() - before;
+            *self.libspf2.results.entry(result.unwrap_or("(no result)").to_string()).or_default() += 1;
+        }
         Ok(())
     }
 
     fn reports(self) -> Vec<PassReport> {
-        vec![
+        #[allow(unused_mut)]
+        let mut reports = vec![
             self.mail_auth.into_report("mail-auth", true, None),
             self.viaspf.into_report("viaspf", true, None),
-        ]
+        ];
+        #[cfg(feature = "libspf2")]
+        reports.push(self.libspf2.into_report("libspf2", true, None));
+        reports
     }
 }
 
