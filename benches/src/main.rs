@@ -420,6 +420,7 @@ struct Parallelism {
 
 /// How the peers reach DNS, and the in-process server whose query log
 /// counts their queries (if the harness serves the zone itself).
+#[cfg_attr(not(feature = "peers"), allow(dead_code))]
 struct PeerSetup {
     server: std::net::SocketAddr,
     timeout: Duration,
@@ -435,12 +436,14 @@ struct Cold {
 
 /// Latencies, results and queries of one library's checks.
 #[derive(Default)]
+#[cfg_attr(not(feature = "peers"), allow(dead_code))]
 struct Tally {
     latencies: Vec<Duration>,
     results: BTreeMap<String, usize>,
     queries: u64,
 }
 
+#[cfg_attr(not(feature = "peers"), allow(dead_code))]
 impl Tally {
     fn into_report(self, library: &'static str, cold: bool, seconds: Option<f64>) -> PassReport {
         let checks = self.latencies.len();
