@@ -488,27 +488,36 @@ fn run_cold(
         config.options.trace = true;
     }
     let checker = Checker::new(config.clone()).map_err(|e| e.to_string())?;
-    for check in corpus {
-        // The previous check's queries are all back (see below).
-        cache.clear();
-        let before = cache.stats();
-        let started = Instant::now();
-        let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
-        latencies.push(started.elapsed());
-        if cold.critical_path {
-            depths.push(critical_path(&eval.trace));
-        }
-        *results.entry(eval.result.to_string()).or_default() += 1;
-        // Speculative queries still out count for this check.
-        quiesce(&cache);
-        let stats = cache.stats();
-        total.hits += stats.hits - before.hits;
-        total.misses += stats.misses - before.misses;
-        total.coalesced += stats.coalesced - before.coalesced;
-        total.speculative_queries += stats.speculative_queries - before.speculative_queries;
-        total.speculative_used += stats.speculative_used - before.speculative_used;
-        if let Some(peers) = &mut peers {
-            peers.check(check)?;
+    // The libraries take turns going first, check by check (whichever runs
+    // right after the harness's wait for fastspf's speculative queries).
+    let libraries = 1 + peers.as_ref().map_or(0, ColdPeers::count);
+    for (i, check) in corpus.iter().enumerate() {
+        for turn in 0..libraries {
+            let library = (i + turn) % libraries;
+            if library > 0 {
+                if let Some(peers) = &mut peers {
+                    peers.check(library - 1, check)?;
+                }
+                continue;
+            }
+            // The previous check's queries are all back (see below).
+            cache.clear();
+            let before = cache.stats();
+            let started = Instant::now();
+            let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
+            latencies.push(started.elapsed());
+            if cold.critical_path {
+                depths.push(critical_path(&eval.trace));
+            }
+            *results.entry(eval.result.to_string()).or_default() += 1;
+            // Speculative queries still out count for this check.
+            quiesce(&cache);
+            let stats = cache.stats();
+            total.hits += stats.hits - before.hits;
+            total.misses += stats.misses - before.misses;
+            total.coalesced += stats.coalesced - before.coalesced;
+            total.speculative_queries += stats.speculative_queries - before.speculative_queries;
+            total.speculative_used += stats.speculative_used - before.speculative_used;
         }
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -566,7 +575,10 @@ impl ColdPeers {
     fn new(_: PeerSetup) -> Result<ColdPeers, String> {
         Err("built without the `peers` feature".into())
     }
-    fn check(&mut self, _: &Check) -> Result<(), String> {
+    fn count(&self) -> usize {
+        0
+    }
+    fn check(&mut self, _: usize, _: &Check) -> Result<(), String> {
         Ok(())
     }
     fn reports(self) -> Vec<PassReport> {
@@ -611,34 +623,51 @@ impl ColdPeers {
         self.setup.dns.as_ref().map_or(0, |d| d.total() as u64)
     }
 
-    fn check(&mut self, check: &Check) -> Result<(), String> {
+    /// The peers run (libspf2 only when built with it).
+    fn count(&self) -> usize {
+        if cfg!(feature = "libspf2") { 3 } else { 2 }
+    }
+
+    /// Runs `check` on peer `which` (mail-auth, viaspf, libspf2), fresh.
+    fn check(&mut self, which: usize, check: &Check) -> Result<(), String> {
         use spf_benches::peers::{MailAuth, Viaspf};
-        let _context = self.runtime.enter();
         let (server, timeout) = (self.setup.server, self.setup.timeout);
-        let peer = MailAuth::new(server, timeout, false)?;
         let before = self.total();
-        let started = Instant::now();
-        let result = self.runtime.block_on(peer.check(check.ip, &check.mail_from, &check.helo));
-        self.mail_auth.latencies.push(started.elapsed());
-        self.mail_auth.queries += self.total() - before;
-        *self.mail_auth.results.entry(result.to_string()).or_default() += 1;
-        drop(peer);
-        let peer = Viaspf::new(server, timeout, false)?;
-        let before = self.total();
-        let started = Instant::now();
-        let result = self.runtime.block_on(peer.check(check.ip, &check.mail_from, &check.helo));
-        self.viaspf.latencies.push(started.elapsed());
-        self.viaspf.queries += self.total() - before;
-        *self.viaspf.results.entry(result.to_string()).or_default() += 1;
-        #[cfg(feature = "libspf2")]
-        {
-            // Synchronous: it blocks in the C library's resolver.
-            let before = self.total();
-            let started = Instant::now();
-            let result = spf_benches::libspf2::check(check.ip, &check.mail_from, &check.helo);
-            self.libspf2.latencies.push(started.elapsed());
-            self.libspf2.queries += self.total() - before;
-            *self.libspf2.results.entry(result.unwrap_or("(no result)").to_string()).or_default() += 1;
+        // Timed from the start of the check to its result (not the peer's
+        // setup before, nor its drop after).
+        let (tally, took, result) = match which {
+            0 => {
+                let _context = self.runtime.enter();
+                let peer = MailAuth::new(server, timeout, false)?;
+                let started = Instant::now();
+                let result = self.runtime.block_on(peer.check(check.ip, &check.mail_from, &check.helo));
+                (&mut self.mail_auth, started.elapsed(), result)
+            }
+            1 => {
+                let _context = self.runtime.enter();
+                let peer = Viaspf::new(server, timeout, false)?;
+                let started = Instant::now();
+                let result = self.runtime.block_on(peer.check(check.ip, &check.mail_from, &check.helo));
+                (&mut self.viaspf, started.elapsed(), result)
+            }
+            #[cfg(feature = "libspf2")]
+            2 => {
+                // Synchronous: it blocks in the C library's resolver.
+                let started = Instant::now();
+                let result = spf_benches::libspf2::check(check.ip, &check.mail_from, &check.helo);
+                (&mut self.libspf2, started.elapsed(), result.unwrap_or("(no result)"))
+            }
+            _ => return Ok(()),
+        };
+        tally.latencies.push(took);
+        *tally.results.entry(result.to_string()).or_default() += 1;
+        let after = self.setup.dns.as_ref().map_or(0, |d| d.total() as u64);
+        match which {
+            0 => self.mail_auth.queries += after - before,
+            1 => self.viaspf.queries += after - before,
+            #[cfg(feature = "libspf2")]
+            2 => self.libspf2.queries += after - before,
+            _ => {}
         }
         Ok(())
     }
