@@ -1,6 +1,10 @@
 //! Shared data for fastspf's benchmarks and replay harness: a provider-style
 //! zone and the workload generator.
 
+#[cfg(feature = "libspf2")]
+pub mod libspf2;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod workload;
 
 use spf_core::dns::Zone;

@@ -412,7 +412,7 @@ impl Checker {
         }
         let mut work = std::pin::pin!(self.inner.evaluator.run_check(request, deadline));
         if tokio::runtime::Handle::try_current().is_err()
-            && let Poll::Ready(eval) = self.inner.runtime.poll_now(work.as_mut())
+            && let Poll::Ready(eval) = self.inner.runtime.poll_here(work.as_mut())
         {
             return self.after_evaluation(request, eval, compile, deadline);
         }

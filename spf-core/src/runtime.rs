@@ -55,10 +55,40 @@ impl CheckerRuntime {
         work.poll(&mut Context::from_waker(Waker::noop()))
     }
 
+    /// Polls `work` once on the calling thread, outside any runtime, for a
+    /// caller that then runs it to its end on this thread
+    /// ([`Self::block_on`]): inside the context of the thread's own
+    /// runtime ([`local_block_on`]), so that the sockets and timers of its
+    /// first queries are waited for right here too, not by a worker;
+    /// inside this runtime's if the thread has none. Work that may be
+    /// waited for from another thread later must use [`Self::poll_now`].
+    pub(crate) fn poll_here<F: Future + ?Sized>(&self, work: Pin<&mut F>) -> Poll<F::Output> {
+        let mut work = Some(work);
+        let polled = LOCAL
+            .try_with(|local| {
+                let runtime = local.as_ref()?;
+                let _context = runtime.enter();
+                work.take().map(|w| w.poll(&mut Context::from_waker(Waker::noop())))
+            })
+            .ok()
+            .flatten();
+        match (polled, work) {
+            (Some(poll), _) => poll,
+            (None, Some(work)) => self.poll_now(work),
+            (None, None) => unreachable!("polled, or left for the fallback"),
+        }
+    }
+
     /// Runs `work` to its end from synchronous code, from any thread:
     ///
     /// - outside any tokio runtime: polls it once right here (a warm check
-    ///   is then done) and otherwise blocks on this runtime;
+    ///   is then done) and otherwise drives it on this thread, on a
+    ///   current-thread runtime of the thread's own ([`local_block_on`]):
+    ///   the sockets and timers the work creates from then on are waited
+    ///   for right here, so an answer wakes this thread directly, not a
+    ///   worker that then wakes it (one thread switch per query, not two;
+    ///   what started on the workers, speculative lookups among it, stays
+    ///   there);
     /// - on a thread of a multi-thread runtime (this one's included: a
     ///   callback, a task of the caller's): hands that thread's runtime
     ///   duties to another thread while it blocks
@@ -75,9 +105,12 @@ impl CheckerRuntime {
         match Handle::try_current() {
             Err(_) => {
                 let mut work = std::pin::pin!(work);
-                match self.poll_now(work.as_mut()) {
+                match self.poll_here(work.as_mut()) {
                     Poll::Ready(output) => output,
-                    Poll::Pending => runtime.block_on(work),
+                    Poll::Pending => match local_block_on(work.as_mut()) {
+                        Some(output) => output,
+                        None => runtime.block_on(work),
+                    },
                 }
             }
             Ok(current) if matches!(current.runtime_flavor(), RuntimeFlavor::MultiThread) => {
@@ -98,7 +131,14 @@ impl CheckerRuntime {
         F: Future + Send + Unpin,
         F::Output: Send,
     {
-        self.block_on(async { tokio::time::timeout(at_most, work).await.ok() })
+        // Not on this thread's own runtime: the work may be waited for
+        // again later from another thread, and what it registered with a
+        // thread's runtime would then be driven by nobody.
+        let wait = async { tokio::time::timeout(at_most, work).await.ok() };
+        match Handle::try_current() {
+            Err(_) => self.runtime().block_on(wait),
+            Ok(_) => self.block_on(wait),
+        }
     }
 
     /// Spawns `work` as a task (a panic in it is caught by the runtime) and
@@ -124,6 +164,29 @@ impl CheckerRuntime {
         });
         abort
     }
+}
+
+thread_local! {
+    /// The current-thread runtime [`local_block_on`] drives work on: built
+    /// on a thread's first blocking wait, dropped when the thread exits
+    /// (`None` if it could not be built).
+    static LOCAL: Option<Runtime> = tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+}
+
+/// Runs `work` to its end on the calling thread (which must not be in a
+/// runtime), on the thread's own current-thread runtime: the thread waits
+/// in that runtime's driver, so the readiness of the sockets and timers the
+/// work creates while it runs wakes it directly. `None` (and `work`
+/// untouched) when the thread has no such runtime (it could not be built,
+/// or the thread is exiting). Everything the work registers with that
+/// runtime is gone once it returns: the work is done by then (or dropped).
+fn local_block_on<F: Future + ?Sized>(work: Pin<&mut F>) -> Option<F::Output> {
+    let mut work = Some(work);
+    LOCAL
+        .try_with(|local| local.as_ref().map(|runtime| work.take().map(|w| runtime.block_on(w))))
+        .ok()
+        .flatten()
+        .flatten()
 }
 
 /// A spawned task panicked.

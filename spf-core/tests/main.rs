@@ -7,6 +7,7 @@ mod hostile;
 mod issue_14;
 mod lint;
 mod local_policy;
+mod miss_path;
 mod properties;
 mod real_dns;
 mod speculation;

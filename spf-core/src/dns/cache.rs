@@ -811,4 +811,8 @@ impl<L: Lookup + 'static> PrefetchSource for Shared<L> {
     fn fetch(&self, name: &str, rtype: RecordType, budget: Arc<QueryBudget>) -> BoxedLookup {
         Box::pin(self.cache.prefetch(Arc::clone(&self.upstream), name, rtype, budget))
     }
+
+    fn upstream_latency(&self) -> Option<Duration> {
+        self.upstream.upstream_latency()
+    }
 }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use super::Prefetcher;
 use crate::record::SpfSelection;
@@ -312,6 +313,16 @@ pub trait Lookup: Send + Sync {
     fn prefetcher(&self) -> Option<Prefetcher> {
         None
     }
+
+    /// For a lookup that asks a server: the running average of the time
+    /// the server takes to answer one question (see
+    /// [`Resolver::mean_latency`](super::Resolver::mean_latency)), once
+    /// there is one. Adaptive speculation goes by it
+    /// ([`Speculation::min_upstream_latency`](crate::Speculation::min_upstream_latency)).
+    /// Default: `None` (answers at hand, or nothing measured).
+    fn upstream_latency(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl<L: Lookup + ?Sized> Lookup for &L {
@@ -331,6 +342,10 @@ impl<L: Lookup + ?Sized> Lookup for &L {
     fn prefetcher(&self) -> Option<Prefetcher> {
         (**self).prefetcher()
     }
+
+    fn upstream_latency(&self) -> Option<Duration> {
+        (**self).upstream_latency()
+    }
 }
 
 impl<L: Lookup + ?Sized> Lookup for Arc<L> {
@@ -349,5 +364,9 @@ impl<L: Lookup + ?Sized> Lookup for Arc<L> {
 
     fn prefetcher(&self) -> Option<Prefetcher> {
         (**self).prefetcher()
+    }
+
+    fn upstream_latency(&self) -> Option<Duration> {
+        (**self).upstream_latency()
     }
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 
@@ -28,6 +29,12 @@ pub(crate) trait PrefetchSource: Send + Sync {
     /// query registered in flight) when this is called, not when the
     /// future is first polled.
     fn fetch(&self, name: &str, rtype: RecordType, budget: Arc<QueryBudget>) -> BoxedLookup;
+
+    /// The running average time the upstream takes to answer
+    /// ([`super::Lookup::upstream_latency`]). Default: unknown.
+    fn upstream_latency(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Runs speculative lookups in the background. Cheap to clone.
@@ -60,6 +67,12 @@ impl Prefetcher {
         budget: Arc<QueryBudget>,
     ) -> impl Future<Output = LookupResult> + Send + 'static {
         self.source.fetch(name, rtype, budget)
+    }
+
+    /// The running average time the upstream behind the cache takes to
+    /// answer one question, if known ([`super::Lookup::upstream_latency`]).
+    pub fn upstream_latency(&self) -> Option<Duration> {
+        self.source.upstream_latency()
     }
 
     /// Runs `work` in the background on the prefetcher's runtime. Its

@@ -28,7 +28,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType as WireType};
@@ -110,6 +111,49 @@ pub struct Resolver {
     servers: Arc<[SocketAddr]>,
     timeout: Duration,
     attempts: usize,
+    /// How long the nameservers take to answer, shared by the clones.
+    latency: Arc<LatencyGauge>,
+}
+
+/// A running average of the time one try takes (from sending the question
+/// to reading its answer, or to giving up on it at the timeout): an
+/// exponentially weighted moving average where each new try weighs
+/// 1/[`LatencyGauge::WEIGHT`].
+#[derive(Debug, Default)]
+pub(crate) struct LatencyGauge {
+    /// The average, nanoseconds.
+    average: AtomicU64,
+    /// Tries seen.
+    samples: AtomicU64,
+}
+
+impl LatencyGauge {
+    /// Each new try weighs 1/8 in the average.
+    pub(crate) const WEIGHT: u64 = 8;
+    /// Tries seen before the average means anything: fewer, and it would
+    /// be one or two answers' times.
+    pub(crate) const MIN_SAMPLES: u64 = 8;
+
+    /// Counts one try that took `took`.
+    pub(crate) fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let first = self.samples.fetch_add(1, Ordering::Relaxed) == 0;
+        let _ = self.average.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
+            Some(if first {
+                took
+            } else if took >= average {
+                average + (took - average) / Self::WEIGHT
+            } else {
+                average - (average - took) / Self::WEIGHT
+            })
+        });
+    }
+
+    /// The average, once [`Self::MIN_SAMPLES`] tries were seen.
+    pub(crate) fn average(&self) -> Option<Duration> {
+        (self.samples.load(Ordering::Relaxed) >= Self::MIN_SAMPLES)
+            .then(|| Duration::from_nanos(self.average.load(Ordering::Relaxed)))
+    }
 }
 
 impl Resolver {
@@ -128,12 +172,21 @@ impl Resolver {
             servers: servers.into(),
             timeout: settings.timeout,
             attempts: settings.attempts.max(1),
+            latency: Arc::default(),
         })
     }
 
     /// The nameservers asked, in order.
     pub fn nameservers(&self) -> &[SocketAddr] {
         &self.servers
+    }
+
+    /// The running average of the time one try at a nameserver takes
+    /// (sending the question to reading the answer; a try that times out
+    /// counts its timeout), each new try weighing 1/8; `None` until 8
+    /// tries were made. Shared by the resolver's clones (a checker's).
+    pub fn mean_latency(&self) -> Option<Duration> {
+        self.latency.average()
     }
 
     /// Asks one question: `attempts` tries over the nameservers.
@@ -158,8 +211,12 @@ impl Resolver {
         let mut refused_by = 0;
         for attempt in 0..self.attempts {
             let server = self.servers[attempt % self.servers.len()];
+            let sent = Instant::now();
             let answer =
                 tokio::time::timeout(self.timeout, exchange_with(server, &bytes, id, name, rtype)).await;
+            if matches!(answer, Ok(Ok(_)) | Err(_)) {
+                self.latency.record(sent.elapsed());
+            }
             match answer {
                 Ok(Ok(response)) => match response.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => return Ok(response),
@@ -429,6 +486,10 @@ fn build_records(rtype: RecordType, records: &[&Record]) -> Records {
 }
 
 impl Lookup for Resolver {
+    fn upstream_latency(&self) -> Option<Duration> {
+        self.mean_latency()
+    }
+
     async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
         self.lookup_charged(name, rtype, &QueryBudget::unlimited()).await
     }
@@ -469,5 +530,28 @@ impl Lookup for Resolver {
             }
             return Err(LookupError::NoData { ttl: negative_ttl(&response) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_average_needs_eight_tries_and_weighs_each_new_one_an_eighth() {
+        let gauge = LatencyGauge::default();
+        for _ in 0..7 {
+            gauge.record(Duration::from_micros(100));
+        }
+        assert_eq!(gauge.average(), None);
+        gauge.record(Duration::from_micros(100));
+        assert_eq!(gauge.average(), Some(Duration::from_micros(100)));
+        // One slow answer moves the average an eighth of the way.
+        gauge.record(Duration::from_micros(900));
+        assert_eq!(gauge.average(), Some(Duration::from_micros(200)));
+        gauge.record(Duration::from_micros(200));
+        assert_eq!(gauge.average(), Some(Duration::from_micros(200)));
+        gauge.record(Duration::ZERO);
+        assert_eq!(gauge.average(), Some(Duration::from_micros(175)));
     }
 }

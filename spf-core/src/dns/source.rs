@@ -51,6 +51,13 @@ impl Backend {
 }
 
 impl Lookup for Backend {
+    fn upstream_latency(&self) -> Option<std::time::Duration> {
+        match self {
+            Backend::Resolver(r) => r.upstream_latency(),
+            Backend::Zone(_) => None,
+        }
+    }
+
     async fn lookup(&self, name: &str, rtype: RecordType) -> LookupResult {
         match self {
             Backend::Resolver(r) => r.lookup(name, rtype).await,

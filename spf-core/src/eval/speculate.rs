@@ -36,10 +36,21 @@
 //!   escape (no DNS-querying term before a `-all` or a matching `-ip4`);
 //! - at most [`Speculation::max_queries`] lookups per check in all, and each
 //!   fetched answer is walked once (so include loops end).
+//!
+//! And only when answers are slow enough for it to pay
+//! ([`Speculation::min_upstream_latency`]): a check decides once, when its
+//! first record had to be fetched, by its checker's running average of the
+//! time upstream takes to answer ([`crate::dns::Resolver::mean_latency`]),
+//! not by the time of the answer at hand (which weighs 1/8 in the average,
+//! and an average of fewer than 8 answers is no average: speculation then
+//! goes ahead). Against a server that answers in microseconds there is
+//! nothing to win: the queries would arrive barely earlier, and cost the
+//! upstream and the checker's threads the wasted ones.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use super::CheckOptions;
 use super::Limits;
@@ -69,11 +80,26 @@ pub struct Speculation {
     /// when evaluation reaches them (fewer wasted queries, a longer tail).
     /// Default on.
     pub later_includes: bool,
+    /// Speculate only while the checker's running average of the time
+    /// upstream takes to answer one question is at least this (see
+    /// [`crate::dns::Resolver::mean_latency`]; decided once per check, when
+    /// its first record had to be fetched). Until the average is known (8
+    /// answers), speculation goes ahead. [`Duration::ZERO`]: always
+    /// (whatever the latency); [`Duration::MAX`]: never. Default 1 ms: a
+    /// resolver on the same host or LAN answers (from its cache) well
+    /// below it, where speculating wins nothing; one that has to ask
+    /// further, or a slow link, is above it.
+    pub min_upstream_latency: Duration,
 }
 
 impl Default for Speculation {
     fn default() -> Self {
-        Speculation { enabled: true, max_queries: 30, later_includes: true }
+        Speculation {
+            enabled: true,
+            max_queries: 30,
+            later_includes: true,
+            min_upstream_latency: Speculation::DEFAULT_MIN_UPSTREAM_LATENCY,
+        }
     }
 }
 
@@ -90,12 +116,36 @@ impl Speculation {
         self
     }
 
+    /// Speculate only while upstream answers take at least this long on
+    /// average ([`Speculation::min_upstream_latency`]).
+    pub fn with_min_upstream_latency(mut self, min_upstream_latency: Duration) -> Self {
+        self.min_upstream_latency = min_upstream_latency;
+        self
+    }
+
+    /// The default [`Speculation::min_upstream_latency`]: 1 ms.
+    pub const DEFAULT_MIN_UPSTREAM_LATENCY: Duration = Duration::from_millis(1);
+
     /// No speculation: every query waits for the one before.
-    pub const OFF: Speculation = Speculation { enabled: false, max_queries: 0, later_includes: false };
+    pub const OFF: Speculation = Speculation {
+        enabled: false,
+        max_queries: 0,
+        later_includes: false,
+        min_upstream_latency: Duration::MAX,
+    };
+
+    /// Whether a check whose upstream's running average answer time is
+    /// `average` (`None`: not known yet) should speculate.
+    pub(crate) fn pays(&self, average: Option<Duration>) -> bool {
+        self.enabled && average.is_none_or(|average| average >= self.min_upstream_latency)
+    }
 }
 
 /// One check's speculation, shared by its background tasks.
 pub(crate) struct Plan {
+    /// Whether this check speculates at all
+    /// ([`Speculation::min_upstream_latency`]).
+    active: bool,
     prefetcher: Prefetcher,
     /// The check's question (copied once, when a first record had to be
     /// fetched: a warm check never gets here).
@@ -121,13 +171,18 @@ impl Plan {
         options: &CheckOptions,
         queries: Arc<QueryBudget>,
     ) -> Plan {
+        // Decided once for the check, by the checker's running average (see
+        // the module documentation): a check that does not speculate gets
+        // no budget, and starts nothing.
+        let pays = options.speculation.pays(prefetcher.upstream_latency());
         Plan {
+            active: pays,
             prefetcher,
             request: request.clone(),
             receiver: receiver.into(),
             limits: options.limits,
             later_includes: options.speculation.later_includes,
-            budget: AtomicU32::new(options.speculation.max_queries),
+            budget: AtomicU32::new(if pays { options.speculation.max_queries } else { 0 }),
             expansion_left: AtomicUsize::new(crate::macros::EXPANSION_BUDGET),
             queries,
         }
@@ -170,6 +225,9 @@ impl Plan {
     /// lower bound of the DNS-querying terms spent when its first term is
     /// evaluated.
     pub(crate) fn walk(self: &Arc<Self>, record: &Record, domain: &str, before: u32) {
+        if !self.active {
+            return;
+        }
         let mut spent = before;
         // Whether evaluation may leave this record before its end through a
         // DNS-querying term (so a fail at the end is not certain).
@@ -312,5 +370,28 @@ impl Plan {
         {
             self.leaf(&target, RecordType::Txt);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speculation_pays_by_the_average_once_known() {
+        let ms = Duration::from_millis;
+        let default = Speculation::default();
+        assert_eq!(default.min_upstream_latency, ms(1));
+        assert!(default.pays(None));
+        assert!(default.pays(Some(ms(1))));
+        assert!(default.pays(Some(ms(10))));
+        assert!(!default.pays(Some(Duration::from_micros(999))));
+        let always = default.with_min_upstream_latency(Duration::ZERO);
+        assert!(always.pays(Some(Duration::ZERO)));
+        let never_once_known = default.with_min_upstream_latency(Duration::MAX);
+        assert!(never_once_known.pays(None));
+        assert!(!never_once_known.pays(Some(Duration::from_secs(3600))));
+        assert!(!Speculation::OFF.pays(None));
+        assert!(!Speculation::OFF.with_min_upstream_latency(Duration::ZERO).pays(Some(ms(10))));
     }
 }
