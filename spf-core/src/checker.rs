@@ -347,9 +347,13 @@ impl Checker {
 
     /// [`Checker::check`] for callers without an async runtime (the C and
     /// Python layers, milters): blocks the calling thread until the result
-    /// is known, while the checker's own runtime drives the DNS traffic. A
-    /// check answered from the cache completes right here, on the first
-    /// poll.
+    /// is known. A check its domain's compiled policy answers completes
+    /// right here, as does one answered from the cache (on the first
+    /// poll). A check that has to wait for DNS is driven on the calling
+    /// thread itself, on a small current-thread runtime the thread makes
+    /// on its first such wait (and drops when it exits), so an answer
+    /// wakes the thread directly; speculative lookups run on the checker's
+    /// own runtime.
     ///
     /// It may be called from any thread, also from inside a tokio runtime
     /// and from the checker's own threads (a [`Checker::check_callback`]
