@@ -57,9 +57,9 @@ pub struct CheckerConfig {
     /// Compiled policies (see [`crate::eval::CompiledPolicy`]): on by
     /// default; a domain's second check compiles its policy, and later
     /// checks of addresses it decides are one table probe and a binary
-    /// search. Checks with a local policy, or with the trace on, run the
-    /// evaluator (the policy is still compiled, for
-    /// [`Evaluation::authorized`]).
+    /// search. Checks with the trace on run the evaluator (the policy is
+    /// still compiled, for [`Evaluation::authorized`]); checks with a local
+    /// policy run the evaluator and compile nothing.
     pub compiled: CompiledConfig,
 }
 
