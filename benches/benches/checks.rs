@@ -69,15 +69,7 @@ fn corpus_checker() -> (Checker, Vec<(IpAddr, String, String)>) {
     let workload = spf_benches::workload::generate(1, 3000, 100_000);
     let zone = spf_core::dns::Zone::from_master_str(&workload.zone, "gen").expect("generated zone");
     let checker = Checker::new(CheckerConfig::default().with_zone(Arc::new(zone))).expect("checker");
-    let corpus: Vec<(IpAddr, String, String)> = workload
-        .corpus
-        .lines()
-        .map(|line| {
-            let mut f = line.split('\t');
-            let ip = f.next().and_then(|ip| ip.parse().ok()).expect("corpus ip");
-            (ip, f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
-        })
-        .collect();
+    let corpus: Vec<(IpAddr, String, String)> = workload.checks();
     for _ in 0..2 {
         for (ip, from, helo) in &corpus {
             checker.check_blocking(*ip, from, helo);

@@ -20,15 +20,7 @@ fn resident_bytes() -> u64 {
 fn main() {
     let workload = spf_benches::workload::generate(1, 3000, 100_000);
     let zone = Arc::new(Zone::from_master_str(&workload.zone, "gen").expect("generated zone"));
-    let corpus: Vec<(IpAddr, String, String)> = workload
-        .corpus
-        .lines()
-        .map(|line| {
-            let mut f = line.split('\t');
-            let ip = f.next().and_then(|ip| ip.parse().ok()).expect("corpus ip");
-            (ip, f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
-        })
-        .collect();
+    let corpus: Vec<(IpAddr, String, String)> = workload.checks();
     drop(workload);
     let cache = Arc::new(Cache::new(CacheConfig::default()));
     let config = |compiled: bool| {

@@ -166,6 +166,23 @@ fn provider_ip(rng: &mut Rng, p: usize, v6: bool) -> String {
     }
 }
 
+impl Workload {
+    /// The corpus's checks: (client IP, MAIL FROM, HELO) per line.
+    pub fn checks(&self) -> Vec<(std::net::IpAddr, String, String)> {
+        self.corpus
+            .lines()
+            .map(|line| {
+                let mut f = line.split('\t');
+                let ip = f
+                    .next()
+                    .and_then(|ip| ip.parse().ok())
+                    .expect("a generated corpus line starts with an IP");
+                (ip, f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
+            })
+            .collect()
+    }
+}
+
 /// Generates `domains` sender domains and `queries` checks.
 pub fn generate(seed: u64, domains: usize, queries: usize) -> Workload {
     let mut rng = Rng::new(seed);

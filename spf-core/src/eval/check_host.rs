@@ -108,23 +108,7 @@ impl<L: Lookup> Evaluator<L> {
         deadline: Option<Deadline>,
         probe: Option<Box<Probe>>,
     ) -> (Evaluation, Option<Box<Probe>>) {
-        let mut run = Run {
-            ev: self,
-            request,
-            receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
-            timestamp: self.options.timestamp,
-            dns_terms: 0,
-            void: 0,
-            trace: Vec::new(),
-            plan: None,
-            trace_omitted: 0,
-            validated_name: None,
-            budget: ExpansionBudget::default(),
-            queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
-            deadline,
-            expired: false,
-            probe,
-        };
+        let mut run = Run::new(self, request, deadline, probe);
         let domain = request.domain();
         let outcome = run.run(domain).await;
         let explanation = match &mut run.probe {
@@ -174,33 +158,12 @@ impl<L: Lookup> Evaluator<L> {
         {
             let domain = exp_from.map_or(request.domain(), |(_, d)| d);
             let receiver = self.options.receiver.as_deref().unwrap_or("unknown");
-            let timestamp = match self.options.timestamp {
-                Some(fixed) => fixed,
-                None if default.uses(MacroLetter::Timestamp) => {
-                    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-                }
-                None => 0,
-            };
+            let timestamp =
+                if default.uses(MacroLetter::Timestamp) { timestamp(self.options.timestamp) } else { 0 };
             let vars = macro_vars(request, domain, receiver, None, timestamp);
             return Some(default.expand_text(&vars, MAX_EXPLANATION, &mut ExpansionBudget::default()));
         }
-        let mut run = Run {
-            ev: self,
-            request,
-            receiver: self.options.receiver.as_deref().unwrap_or("unknown"),
-            timestamp: self.options.timestamp,
-            dns_terms: 0,
-            void: 0,
-            trace: Vec::new(),
-            plan: None,
-            trace_omitted: 0,
-            validated_name: None,
-            budget: ExpansionBudget::default(),
-            queries: Arc::new(QueryBudget::new(self.options.limits.max_queries)),
-            deadline: None,
-            expired: false,
-            probe: None,
-        };
+        let mut run = Run::new(self, request, None, None);
         let queries = Arc::clone(&run.queries);
         let explanation = std::pin::pin!(run.explanation(exp_from, request.domain()));
         let polled = explanation.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
@@ -304,7 +267,33 @@ pub(super) struct Run<'a, L> {
     pub(super) probe: Option<Box<Probe>>,
 }
 
-impl<L: Lookup> Run<'_, L> {
+impl<'a, L: Lookup> Run<'a, L> {
+    /// A check of `request` starting now: nothing counted, nothing traced.
+    fn new(
+        ev: &'a Evaluator<L>,
+        request: &'a CheckRequest,
+        deadline: Option<Deadline>,
+        probe: Option<Box<Probe>>,
+    ) -> Self {
+        Run {
+            ev,
+            request,
+            receiver: ev.options.receiver.as_deref().unwrap_or("unknown"),
+            timestamp: ev.options.timestamp,
+            dns_terms: 0,
+            void: 0,
+            trace: Vec::new(),
+            plan: None,
+            trace_omitted: 0,
+            validated_name: None,
+            budget: ExpansionBudget::default(),
+            queries: Arc::new(QueryBudget::new(ev.options.limits.max_queries)),
+            deadline,
+            expired: false,
+            probe,
+        }
+    }
+
     pub(super) fn limits(&self) -> &Limits {
         &self.ev.options().limits
     }
@@ -331,8 +320,7 @@ impl<L: Lookup> Run<'_, L> {
 
     /// `%{t}`: the configured timestamp, or the current time.
     pub(super) fn timestamp(&self) -> u64 {
-        self.timestamp
-            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        timestamp(self.timestamp)
     }
 
     /// Expands explanation text within the check's expansion budget and
@@ -801,6 +789,11 @@ impl<L: Lookup> Run<'_, L> {
         }
         Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string(), near_miss })
     }
+}
+
+/// `%{t}`: `fixed` if configured, otherwise the current time.
+fn timestamp(fixed: Option<u64>) -> u64 {
+    fixed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
 /// `Err` naming the limit and the term when `count` went past `max`.

@@ -267,24 +267,7 @@ impl Evaluation {
     /// matched term, no reason, no lookups): the start of one built by
     /// hand, e.g. in tests of header rendering.
     pub fn new(request: &CheckRequest, result: SpfResult) -> Evaluation {
-        Evaluation {
-            result,
-            identity: request.identity(),
-            ip: request.ip(),
-            sender: request.sender().to_string(),
-            helo: (!request.helo_name().is_empty()).then(|| request.helo_name().to_string()),
-            domain: Arc::clone(request.domain()),
-            explanation: None,
-            matched: None,
-            reason: None,
-            dns_lookups: 0,
-            void_lookups: 0,
-            dns_queries: 0,
-            trace: Vec::new(),
-            authorized: None,
-            wide_open: false,
-            policy: None,
-        }
+        Evaluation::from_request(request.clone(), result)
     }
 
     /// [`Evaluation::new`], taking the request's strings instead of
