@@ -99,7 +99,8 @@ fn warm_corpus(c: &mut Criterion) {
 
 /// Checks per second on one shared checker from one and from two threads:
 /// one hot sender and client (every thread on the same compiled policy),
-/// and the warm corpus. Each measurement starts its threads once, and each
+/// the same through the evaluator (compiled policies off: every thread
+/// reads the same cached DNS answers), and the warm corpus. Each measurement starts its threads once, and each
 /// thread times its share of the checks from a common start, so thread
 /// start-up is not measured; the slowest thread's time is the group's.
 fn threads(c: &mut Criterion) {
@@ -109,10 +110,20 @@ fn threads(c: &mut Criterion) {
     for (ip, from, helo) in hot.iter().chain(hot.iter()) {
         hot_checker.check_blocking(*ip, from, helo);
     }
+    let mut config = CheckerConfig::default().with_zone(Arc::new(provider_zone()));
+    config.compiled.enabled = false;
+    let evaluated_checker = Checker::new(config).expect("checker");
+    for (ip, from, helo) in &hot {
+        evaluated_checker.check_blocking(*ip, from, helo);
+    }
     let (corpus_checker, corpus) = corpus_checker();
     let mut group = c.benchmark_group("threads");
     group.throughput(Throughput::Elements(1));
-    for (name, checker, checks) in [("hot_key", &hot_checker, &hot), ("corpus", &corpus_checker, &corpus)] {
+    for (name, checker, checks) in [
+        ("hot_key", &hot_checker, &hot),
+        ("hot_key_evaluated", &evaluated_checker, &hot),
+        ("corpus", &corpus_checker, &corpus),
+    ] {
         for threads in [1usize, 2] {
             group.bench_function(format!("{name}/{threads}"), |b| {
                 b.iter_custom(|iters| {

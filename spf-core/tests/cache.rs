@@ -178,3 +178,90 @@ fn a_cancelled_leader_does_not_strand_its_waiters() {
     });
     assert_eq!(upstream.queries.load(Ordering::SeqCst), 2);
 }
+
+/// One shard of at most `entries` entries, on `clock`.
+fn one_shard(entries: usize, clock: Arc<ManualClock>) -> Cache {
+    let mut config = CacheConfig::default().with_max_entries(entries);
+    config.shards = 1;
+    Cache::with_clock(config, clock)
+}
+
+#[test]
+fn eviction_passes_over_answers_read_since_the_hand_last_came_by() {
+    let cache = one_shard(10, Arc::new(ManualClock::new()));
+    let upstream = Synthetic::new(20);
+    let rt = runtime();
+    let lookup = |name: &str| rt.block_on(cache.lookup(&upstream, name, RecordType::Txt)).expect("answer");
+    for i in 0..10 {
+        lookup(&format!("d{i}.example"));
+    }
+    // d0 is the oldest, but read: five stores later it is still cached,
+    // and d1 to d5, never read, are gone.
+    lookup("d0.example");
+    for i in 10..15 {
+        lookup(&format!("d{i}.example"));
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.evictions, stats.hits), (10, 5, 1), "{stats:?}");
+    let queries = upstream.queries.load(Ordering::SeqCst);
+    lookup("d0.example");
+    assert_eq!(upstream.queries.load(Ordering::SeqCst), queries, "d0 was kept");
+    lookup("d1.example");
+    assert_eq!(upstream.queries.load(Ordering::SeqCst), queries + 1, "d1 was evicted");
+}
+
+#[test]
+fn an_expired_answer_goes_before_any_live_one() {
+    let clock = Arc::new(ManualClock::new());
+    let cache = one_shard(3, clock.clone());
+    let rt = runtime();
+    let mut short = Synthetic::new(20);
+    short.ttl = 10;
+    let long = Synthetic::new(20);
+    rt.block_on(cache.lookup(&short, "short.example", RecordType::Txt)).expect("answer");
+    clock.advance(Duration::from_secs(20));
+    for name in ["b.example", "c.example", "d.example"] {
+        rt.block_on(cache.lookup(&long, name, RecordType::Txt)).expect("answer");
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.expirations, stats.evictions), (3, 1, 0), "{stats:?}");
+}
+
+#[test]
+fn hits_from_many_threads_are_each_counted() {
+    let cache = Arc::new(Cache::new(CacheConfig::default()));
+    let upstream = Arc::new(Synthetic::new(20));
+    runtime().block_on(cache.lookup(&*upstream, "hot.example", RecordType::Txt)).expect("answer");
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (cache, upstream) = (Arc::clone(&cache), Arc::clone(&upstream));
+            std::thread::spawn(move || {
+                let rt = runtime();
+                for _ in 0..5_000 {
+                    rt.block_on(cache.lookup(&*upstream, "hot.example", RecordType::Txt)).expect("answer");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("thread");
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (20_000, 1, 1), "{stats:?}");
+    assert_eq!(upstream.queries.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn clearing_empties_every_shard_and_the_next_lookup_asks_again() {
+    let cache = Cache::new(CacheConfig::default());
+    let upstream = Synthetic::new(20);
+    let rt = runtime();
+    for i in 0..100 {
+        rt.block_on(cache.lookup(&upstream, &format!("d{i}.example"), RecordType::Txt)).expect("answer");
+    }
+    assert_eq!(cache.stats().entries, 100);
+    cache.clear();
+    assert_eq!((cache.stats().entries, cache.stats().bytes), (0, 0));
+    rt.block_on(cache.lookup(&upstream, "d7.example", RecordType::Txt)).expect("answer");
+    assert_eq!(upstream.queries.load(Ordering::SeqCst), 101);
+}

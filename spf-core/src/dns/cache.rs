@@ -2,34 +2,49 @@
 //! with negative caching (RFC 2308) and single-flight upstream queries.
 //!
 //! Why it is written here rather than taken from a caching crate: a check
-//! needs, in one structure and on one lock per shard, (1) single-flight:
+//! needs, in one structure, (1) single-flight:
 //! every lookup that misses while a query is in flight waits for that query,
 //! and a waiter takes over when the one asking is cancelled, and the last
 //! one out removes the query (drop guards), so nothing leaks; (2) a bound in
 //! bytes, with the parsed SPF record counted, not only in entries; (3)
 //! negative and temporary-failure entries with their own TTL rules; (4) the
 //! speculation counters that tell a speculative query from a used one; and
-//! (5) a warm hit that costs one hash, one shard lock and an `Arc` clone.
-//! General caches give (2) or (5) but not single-flight with cancellation;
-//! async single-flight crates do not bound bytes. Measure before
-//! "simplifying" it (`cargo bench -p spf-benches`, `footprint` example).
+//! (5) a warm hit that writes no shared memory but the answer's reference
+//! count. General caches give (2) or (5) but not single-flight with
+//! cancellation; async single-flight crates do not bound bytes. Measure
+//! before "simplifying" it (`cargo bench -p spf-benches`, `footprint`
+//! example).
+//!
+//! **Reads take no lock.** Answers live in one `papaya` map (lock-free
+//! reads, epoch-based reclamation: the crate the compiled-policy store uses,
+//! for the same reasons, see `crate::compiled`). A hit pins the epoch (a
+//! thread-local operation), compares the key, reads the expiry, sets the
+//! entry's "visited" bit only if it is clear, counts the hit in a counter
+//! slot of its own thread, and clones the answer's `Arc`. Nothing else is
+//! written: no lock word, no LRU list. **Writes go through a shard's lock**
+//! (a miss registering its query in flight, a store, an expiry, an
+//! eviction): the shard of a key owns its map entry, its in-flight query,
+//! its share of the entry and byte bounds, and its CLOCK queue. Eviction is
+//! CLOCK (second chance): the hand passes over entries visited since it last
+//! came by, clearing the bit, and evicts the first one that was not (or the
+//! first expired one): recency approximated without a write per hit.
 //!
 //! One [`Cache`] is meant to be shared (`Arc`) by every checker of a process:
 //! a busy MTA then sends each distinct (name, type) query once per TTL, not
 //! once per message. TXT answers carry their parsed SPF record
 //! ([`TxtRecords::spf`](super::TxtRecords::spf)), so a warm check parses nothing.
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
 use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
@@ -100,8 +115,9 @@ pub struct CacheConfig {
     /// Most bytes held, approximately (keys, answers, parsed records and
     /// per-entry overhead are estimated). Default 64 MiB.
     pub max_bytes: usize,
-    /// Independent shards (each its own lock), so threads do not serialise
-    /// on one mutex. Default 16.
+    /// Independent shards (each its own lock, taken by misses, stores and
+    /// evictions; hits take none), so threads do not serialise on one
+    /// mutex. Default 16.
     pub shards: usize,
     /// Positive TTLs are raised to at least this. Default 0.
     pub min_ttl: Duration,
@@ -196,7 +212,28 @@ struct Entry {
     expires: Instant,
     bytes: usize,
     /// Fetched speculatively and not read by an evaluation yet.
-    speculative: bool,
+    speculative: AtomicBool,
+    /// Read since the CLOCK hand last passed (set only when clear).
+    visited: AtomicBool,
+    /// Which store of its shard this is: a CLOCK slot naming an older
+    /// serial is stale (its entry was replaced or removed).
+    serial: u64,
+}
+
+impl Entry {
+    /// Marks a read: the visited bit (written only when clear) and the
+    /// first read of a speculative answer.
+    fn read(&self, counters: &Counters, speculative: bool) {
+        if !self.visited.load(Ordering::Relaxed) {
+            self.visited.store(true, Ordering::Relaxed);
+        }
+        if !speculative {
+            counters.hits.add();
+            if self.speculative.load(Ordering::Relaxed) && self.speculative.swap(false, Ordering::Relaxed) {
+                counters.speculative_used_hits.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// A query in flight, shared by everyone who misses on its key meanwhile.
@@ -209,19 +246,50 @@ struct FlightState {
 
 type Flight = Arc<FlightState>;
 
+/// What a shard's lock guards: the bookkeeping of the keys whose hash
+/// falls in it. Their answers are in the cache's map.
 struct Shard {
-    lru: LruCache<u64, Entry, PreHashed>,
+    /// The CLOCK order: (hash, serial) of each entry stored, oldest at the
+    /// front, plus stale slots of entries since replaced or removed (dropped
+    /// when the hand meets them, or by [`Shard::compact`]).
+    clock: VecDeque<(u64, u64)>,
+    entries: usize,
     bytes: usize,
+    next_serial: u64,
     inflight: HashMap<u64, Flight, PreHashed>,
-    /// This shard's counters, updated under its lock (a counter shared by
-    /// all shards would be written by every core on every hit).
+    /// This shard's counters, updated under its lock.
     counts: Counts,
+}
+
+impl Shard {
+    fn new() -> Shard {
+        Shard {
+            clock: VecDeque::new(),
+            entries: 0,
+            bytes: 0,
+            next_serial: 0,
+            inflight: HashMap::with_hasher(PreHashed),
+            counts: Counts::default(),
+        }
+    }
+
+    fn uncount(&mut self, entry: &Entry) {
+        self.entries -= 1;
+        self.bytes -= entry.bytes;
+    }
+
+    /// Drops stale CLOCK slots once they outnumber the live ones (so the
+    /// queue stays within twice the shard's entries, amortised).
+    fn compact(&mut self, table: &Table<'_>) {
+        if self.clock.len() > 2 * self.entries + 64 {
+            self.clock.retain(|(hash, serial)| table.get(hash).is_some_and(|e| e.serial == *serial));
+        }
+    }
 }
 
 /// Counters of one shard.
 #[derive(Default, Clone, Copy)]
 struct Counts {
-    hits: u64,
     coalesced: u64,
     expirations: u64,
     evictions: u64,
@@ -230,14 +298,59 @@ struct Counts {
     abandoned: u64,
 }
 
-/// Counters updated outside the shard locks (on the way upstream).
+/// Counters updated outside the shard locks.
 #[derive(Default)]
 struct Counters {
+    /// Upstream queries sent.
     misses: AtomicU64,
+    /// Hits, each thread counting in a slot of its own.
+    hits: Striped,
+    /// Speculative answers first read by a hit (once per answer).
+    speculative_used_hits: AtomicU64,
 }
 
-/// The sharded, TTL-aware LRU cache of DNS answers.
+/// A counter spread over cache lines, each thread adding to one slot, so
+/// threads counting hits do not write one line (it is summed when read).
+#[derive(Default)]
+struct Striped([Slot; STRIPES]);
+
+/// One cache line of a [`Striped`] counter.
+#[derive(Default)]
+#[repr(align(128))]
+struct Slot(AtomicU64);
+
+const STRIPES: usize = 32;
+
+impl Striped {
+    fn add(&self) {
+        thread_local! {
+            static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let stripe = STRIPE.with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+            }
+            s.get()
+        });
+        self.0[stripe].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The answers, by key hash.
+type Map = papaya::HashMap<u64, Entry, PreHashed>;
+
+/// The answers, pinned.
+type Table<'m> = papaya::HashMapRef<'m, u64, Entry, PreHashed, papaya::LocalGuard<'m>>;
+
+/// The sharded, TTL-aware cache of DNS answers (see the module
+/// documentation).
 pub struct Cache {
+    table: Map,
     shards: Box<[Mutex<Shard>]>,
     shard_entries: usize,
     shard_bytes: usize,
@@ -256,7 +369,7 @@ impl fmt::Debug for Cache {
     }
 }
 
-/// Fixed cost of one entry: the LRU node and hash slot, the key's and
+/// Fixed cost of one entry: the map node and slot, its CLOCK slot, the key's and
 /// answer's headers, the `Arc` counts, allocator rounding. Calibrated with
 /// `cargo run --release -p spf-core --example footprint`, which compares
 /// this estimate with the resident-set growth of a filling cache (a
@@ -278,17 +391,9 @@ impl Cache {
         let shards = config.shards.clamp(1, 1024).min(max_entries);
         let shard_entries = max_entries.div_ceil(shards);
         let shard_bytes = config.max_bytes.div_ceil(shards);
-        let shards = (0..shards)
-            .map(|_| {
-                Mutex::new(Shard {
-                    lru: LruCache::unbounded_with_hasher(PreHashed),
-                    bytes: 0,
-                    inflight: HashMap::with_hasher(PreHashed),
-                    counts: Counts::default(),
-                })
-            })
-            .collect();
+        let shards = (0..shards).map(|_| Mutex::new(Shard::new())).collect();
         Cache {
+            table: papaya::HashMap::builder().hasher(PreHashed).build(),
             shards,
             shard_entries,
             shard_bytes,
@@ -319,8 +424,8 @@ impl Cache {
     pub(crate) fn peek(&self, name: &str, rtype: RecordType) -> Option<(LookupResult, Instant)> {
         let mut buffer = [0u8; MAX_KEY];
         let key = self.key(encode_key(&mut buffer, name, rtype)?);
-        let shard = lock(&self.shards[self.shard_of(key.hash)]);
-        let entry = shard.lru.peek(&key.hash)?;
+        let table = self.table.pin();
+        let entry = table.get(&key.hash)?;
         (*entry.key == *key.bytes && entry.expires > self.clock.now())
             .then(|| (entry.result.clone(), entry.expires))
     }
@@ -332,14 +437,17 @@ impl Cache {
 
     /// Counters and current size.
     pub fn stats(&self) -> CacheStats {
-        let mut stats =
-            CacheStats { misses: self.counters.misses.load(Ordering::Relaxed), ..CacheStats::default() };
+        let mut stats = CacheStats {
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            hits: self.counters.hits.sum(),
+            speculative_used: self.counters.speculative_used_hits.load(Ordering::Relaxed),
+            ..CacheStats::default()
+        };
         for shard in self.shards.iter() {
             let shard = lock(shard);
             let c = shard.counts;
-            stats.entries += shard.lru.len() as u64;
+            stats.entries += shard.entries as u64;
             stats.bytes += shard.bytes as u64;
-            stats.hits += c.hits;
             stats.coalesced += c.coalesced;
             stats.expirations += c.expirations;
             stats.evictions += c.evictions;
@@ -353,11 +461,16 @@ impl Cache {
 
     /// Drops every entry (counters are kept).
     pub fn clear(&self) {
-        for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            shard.lru.clear();
+        // Every shard locked (in order) while the map empties: no store
+        // lands between the two.
+        let mut shards: Vec<_> = self.shards.iter().map(lock).collect();
+        self.table.pin().clear();
+        for shard in shards.iter_mut() {
+            shard.clock.clear();
+            shard.entries = 0;
             shard.bytes = 0;
         }
+        drop(shards);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -454,25 +567,29 @@ impl Cache {
     /// The answer if cached; otherwise the query in flight for the key,
     /// joined or newly registered (the caller then awaits it).
     fn probe(&self, key: Key<'_>, speculative: bool) -> Probe {
+        let now = self.clock.now();
+        let table = self.table.pin();
+        // The hit: no lock.
+        if let Some(entry) = table.get(&key.hash)
+            && *entry.key == *key.bytes
+            && entry.expires > now
+        {
+            entry.read(&self.counters, speculative);
+            return Probe::Hit(entry.result.clone());
+        }
         let mut guard = lock(&self.shards[self.shard_of(key.hash)]);
         let shard = &mut *guard;
-        let now = self.clock.now();
-        match shard.lru.get_mut(&key.hash) {
+        // Looked at again under the lock: stored, or removed, meanwhile?
+        match table.get(&key.hash) {
             // Another key with the same 64-bit hash: as good as absent.
             Some(entry) if *entry.key != *key.bytes => {}
             Some(entry) if entry.expires > now => {
-                if !speculative {
-                    shard.counts.hits += 1;
-                    if entry.speculative {
-                        entry.speculative = false;
-                        shard.counts.speculative_used += 1;
-                    }
-                }
+                entry.read(&self.counters, speculative);
                 return Probe::Hit(entry.result.clone());
             }
             Some(_) => {
-                if let Some(old) = shard.lru.pop(&key.hash) {
-                    shard.bytes -= old.bytes;
+                if let Some(old) = table.remove(&key.hash) {
+                    shard.uncount(old);
                 }
                 shard.counts.expirations += 1;
             }
@@ -552,22 +669,58 @@ impl Cache {
             return;
         }
         let bytes = entry_bytes(&flight.key, result);
+        let now = self.clock.now();
+        let serial = shard.next_serial;
+        shard.next_serial += 1;
         let entry = Entry {
             key: flight.key.clone(),
             result: result.clone(),
-            expires: self.clock.now() + lifetime,
+            expires: now + lifetime,
             bytes,
-            speculative: flight.speculative.load(Ordering::Relaxed),
+            speculative: AtomicBool::new(flight.speculative.load(Ordering::Relaxed)),
+            visited: AtomicBool::new(false),
+            serial,
         };
-        if let Some(old) = shard.lru.put(hash, entry) {
-            shard.bytes -= old.bytes;
+        let table = self.table.pin();
+        if let Some(old) = table.insert(hash, entry) {
+            shard.uncount(old);
         }
+        shard.entries += 1;
         shard.bytes += bytes;
-        while shard.lru.len() > self.shard_entries || shard.bytes > self.shard_bytes {
-            let Some((_, old)) = shard.lru.pop_lru() else { break };
-            shard.bytes -= old.bytes;
-            shard.counts.evictions += 1;
+        shard.clock.push_back((hash, serial));
+        while shard.entries > self.shard_entries || shard.bytes > self.shard_bytes {
+            if !self.evict_one(shard, &table, now) {
+                break;
+            }
         }
+        shard.compact(&table);
+    }
+
+    /// Moves the shard's CLOCK hand to the first entry not visited since
+    /// the hand last passed (clearing the bits it passes), or the first
+    /// expired one, and removes it. False if the shard holds nothing.
+    fn evict_one(&self, shard: &mut Shard, table: &Table<'_>, now: Instant) -> bool {
+        while let Some((hash, serial)) = shard.clock.pop_front() {
+            let Some(entry) = table.get(&hash) else { continue };
+            if entry.serial != serial {
+                continue;
+            }
+            let expired = entry.expires <= now;
+            if !expired && entry.visited.swap(false, Ordering::Relaxed) {
+                shard.clock.push_back((hash, serial));
+                continue;
+            }
+            if let Some(old) = table.remove(&hash) {
+                shard.uncount(old);
+            }
+            if expired {
+                shard.counts.expirations += 1;
+            } else {
+                shard.counts.evictions += 1;
+            }
+            return true;
+        }
+        false
     }
 }
 
@@ -685,7 +838,8 @@ impl std::hash::Hasher for PreHashedHasher {
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // A panic while holding the lock leaves the shard consistent enough to
-    // keep serving: every update is a single LRU operation.
+    // keep serving: its counts are estimates for the bounds, and stale
+    // CLOCK slots are skipped.
     shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -814,5 +968,52 @@ impl<L: Lookup + 'static> PrefetchSource for Shared<L> {
 
     fn upstream_latency(&self) -> Option<Duration> {
         self.upstream.upstream_latency()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::{Answer, TxtRecords};
+
+    /// A clock moved by hand.
+    #[derive(Debug)]
+    struct Hand(Mutex<Instant>);
+
+    impl Clock for Hand {
+        fn now(&self) -> Instant {
+            *self.0.lock().expect("clock")
+        }
+    }
+
+    struct Fixed;
+
+    impl Lookup for Fixed {
+        async fn lookup(&self, _name: &str, _rtype: RecordType) -> LookupResult {
+            Ok(Answer {
+                records: Records::Txt(Arc::new(TxtRecords::new([vec![b"v=spf1 -all".to_vec()]]))),
+                ttl: 5,
+            })
+        }
+    }
+
+    #[test]
+    fn stale_clock_slots_do_not_pile_up() {
+        let clock = Arc::new(Hand(Mutex::new(Instant::now())));
+        let cache = Cache::with_clock(CacheConfig { shards: 1, ..CacheConfig::default() }, clock.clone());
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        // Each round the answer expires and is fetched again: its old slot
+        // goes stale.
+        for _ in 0..10_000 {
+            rt.block_on(cache.lookup(&Fixed, "churn.example", RecordType::Txt)).expect("answer");
+            *clock.0.lock().expect("clock") += Duration::from_secs(6);
+        }
+        let (entries, slots) = {
+            let shard = lock(&cache.shards[0]);
+            (shard.entries, shard.clock.len())
+        };
+        assert_eq!(entries, 1);
+        assert!(slots <= 2 * entries + 64, "{slots} slots");
+        assert_eq!(cache.stats().expirations, 9_999);
     }
 }
