@@ -8,6 +8,7 @@
 use std::net::Ipv4Addr;
 
 use spf_core::dns::Zone;
+use spf_core::eval::TraceEvent;
 use spf_core::{CheckOptions, Evaluation, Evaluator};
 
 /// A TXT record of `text`, split into 255-octet strings as DNS carries it.
@@ -104,6 +105,8 @@ fn rendered() -> String {
     for sender in SENDERS {
         let eval = check(&zone, sender, true);
         let json = serde_json::to_string(&eval.trace).expect("json");
+        assert_eq!(eval.trace.len(), eval.trace.iter().count(), "{sender}");
+        assert_eq!(eval.trace.iter().len(), eval.trace.events().len(), "{sender}");
         out.push_str(&format!("{sender} {} {json}\n", eval.result));
     }
     out
@@ -127,4 +130,26 @@ fn without_tracing_the_trace_is_empty() {
         assert!(eval.trace.is_empty(), "{sender}");
         assert_eq!(serde_json::to_string(&eval.trace).expect("json"), "[]");
     }
+}
+
+#[test]
+fn terms_skipped_without_a_query_are_each_a_term_event() {
+    let mut zone = Zone::new();
+    txt(&mut zone, "mod.example", "v=spf1 ip4:10.1.1.1 foo=bar ip4:10.1.1.2 exp=x.mod.example -all");
+    let eval = check(&zone, "a@mod.example", true);
+    let terms: Vec<(String, bool)> = eval
+        .trace
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Term { term, matched, dns_lookups: 0, void_lookups: 0, depth: 0, .. } => {
+                Some((term, matched))
+            }
+            _ => None,
+        })
+        .collect();
+    let want = [("ip4:10.1.1.1", false), ("ip4:10.1.1.2", false), ("-all", true)];
+    assert_eq!(terms, want.map(|(t, m)| (t.to_string(), m)));
+    // Enter, query, record, the three terms, leave, the exp= query, the
+    // explanation.
+    assert_eq!(eval.trace.len(), 9, "{:#?}", eval.trace);
 }

@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 use super::compile::Probe;
 use super::speculate::Plan;
 use super::target::{Via, expand_target, macro_vars, static_match};
-use super::trace::{NoRecordWhy, QueryName, Step};
+use super::trace::{Misses, NoRecordWhy, QueryName, Step};
 use super::{
     AuthorizedSpace, CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, Trace,
 };
@@ -175,7 +175,7 @@ impl<L: Lookup> Evaluator<L> {
 /// (modifiers, `ip4`/`ip6` ranges without it): the common run of a large
 /// provider record, scanned without any bookkeeping. Stops at the first term
 /// that needs the full path (a match, `all`, a DNS-querying mechanism).
-/// Only used when no trace is recorded, since the trace lists every term.
+/// A trace records the run skipped as one step ([`Misses`]).
 fn skip_static_misses(frame: &mut Frame, ip: IpAddr, mut probe: Option<&mut Probe>) {
     for term in &frame.record.terms()[frame.next.min(frame.record.terms().len())..] {
         let miss = match term {
@@ -484,8 +484,21 @@ impl<'a, L: Lookup> Run<'a, L> {
                 // `finish` returns the outcome when it empties the stack.
                 return Outcome::error(SpfResult::TempError, Reason::Deadline);
             };
-            if !self.ev.options().trace {
-                skip_static_misses(frame, self.request.ip(), self.probe.as_deref_mut());
+            let len = frame.record.terms().len();
+            let from = frame.next.min(len);
+            skip_static_misses(frame, self.request.ip(), self.probe.as_deref_mut());
+            let to = frame.next.min(len);
+            if to > from && self.ev.options().trace {
+                self.trace.push_misses(Misses {
+                    depth: frame.depth,
+                    domain: Arc::clone(&frame.domain),
+                    record: Arc::clone(&frame.record),
+                    from: u32::try_from(from).unwrap_or(u32::MAX),
+                    to: u32::try_from(to).unwrap_or(u32::MAX),
+                    shown: 0,
+                    dns_lookups: self.dns_terms,
+                    void_lookups: self.void,
+                });
             }
             let depth = frame.depth;
             let record = Arc::clone(&frame.record);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{SpfResult, Via};
 use crate::dns::{LookupResult, RecordType, TxtRecords};
-use crate::record::Record;
+use crate::record::{Record, Term};
 
 /// What a DNS query returned, as the trace records it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -158,13 +158,16 @@ fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome {
     }
 }
 
-/// The trace of a check, as recorded: one step per event, each holding
-/// references to what the check already had (the shared domain names, the
-/// parsed record and a term's index in it, the DNS answer itself) rather
-/// than text. Empty when tracing is off ([`CheckOptions::trace`](super::CheckOptions::trace)).
+/// The trace of a check, as recorded: steps holding references to what the
+/// check already had (the shared domain names, the parsed record and a
+/// term's index in it, the DNS answer itself) rather than text; a run of
+/// terms that matched nothing without a DNS query (a provider's `ip4`
+/// ranges) is one step. Empty when tracing is off
+/// ([`CheckOptions::trace`](super::CheckOptions::trace)).
 ///
 /// Cost: recording a step is a few reference-count increments and a push;
-/// nothing is formatted during the check. Rendering ([`Trace::iter`],
+/// nothing is formatted during the check, and a traced check skips the
+/// terms that cannot match as an untraced one does. Rendering ([`Trace::iter`],
 /// [`Trace::events`], `Serialize`, `Debug`, `PartialEq`) allocates the
 /// events' text each time it is asked for, the same text whenever asked.
 /// Bound: at most [`MAX_EVENTS`] steps are kept; later ones are only
@@ -175,25 +178,27 @@ fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome {
 #[derive(Clone, Default)]
 pub struct Trace {
     steps: Vec<Step>,
-    /// Steps beyond the cap, counted only.
+    /// The events the steps render to (a run of terms is one step).
+    events: usize,
+    /// Events beyond the cap, counted only.
     omitted: u32,
 }
 
 impl Trace {
     /// Whether nothing was recorded (tracing was off).
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty() && self.omitted == 0
+        self.events == 0 && self.omitted == 0
     }
 
     /// How many events [`Trace::iter`] gives (a [`TraceEvent::Truncated`]
     /// included): at most [`MAX_EVENTS`] + 1.
     pub fn len(&self) -> usize {
-        self.steps.len() + usize::from(self.omitted > 0)
+        self.events + usize::from(self.omitted > 0)
     }
 
     /// The events, rendered one by one, in order.
     pub fn iter(&self) -> Events<'_> {
-        Events { steps: self.steps.iter(), omitted: self.omitted }
+        Events { steps: self.steps.iter(), run: None, left: self.len(), omitted: self.omitted }
     }
 
     /// The events, rendered.
@@ -201,19 +206,42 @@ impl Trace {
         self.iter().collect()
     }
 
-    /// Whether there is room for one more step; if not, the step is
+    /// Whether there is room for one more event; if not, the event is
     /// counted as omitted.
     pub(crate) fn room(&mut self) -> bool {
-        if self.steps.len() < MAX_EVENTS {
+        if self.events < MAX_EVENTS {
             return true;
         }
         self.omitted += 1;
         false
     }
 
-    /// Records `step` (after [`Trace::room`] said there is room).
+    /// Records `step`, one event (after [`Trace::room`] said there is
+    /// room).
     pub(crate) fn push(&mut self, step: Step) {
         self.steps.push(step);
+        self.events += 1;
+    }
+
+    /// Records that the directives among the terms `from..to` of `record`
+    /// were evaluated without matching and without any DNS query (as many
+    /// events as there are directives, all with the same counts), as far
+    /// as there is room; the rest are counted as omitted.
+    pub(crate) fn push_misses(&mut self, run: Misses) {
+        let directives = run
+            .record
+            .terms()
+            .get(run.from as usize..run.to as usize)
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| matches!(t, Term::Directive(_)))
+            .count();
+        let shown = directives.min(MAX_EVENTS - self.events.min(MAX_EVENTS));
+        self.omitted += u32::try_from(directives - shown).unwrap_or(u32::MAX);
+        if shown > 0 {
+            self.events += shown;
+            self.steps.push(Step::Misses(Box::new(Misses { shown: shown as u32, ..run })));
+        }
     }
 }
 
@@ -230,6 +258,11 @@ impl<'a> IntoIterator for &'a Trace {
 #[derive(Clone)]
 pub struct Events<'a> {
     steps: std::slice::Iter<'a, Step>,
+    /// Within a run of misses: the run, the next term's index and how many
+    /// of its events are left.
+    run: Option<(&'a Misses, usize, u32)>,
+    /// Events left, for `size_hint`.
+    left: usize,
     /// The count for the last [`TraceEvent::Truncated`], 0 when none (or
     /// once given).
     omitted: u32,
@@ -239,16 +272,40 @@ impl Iterator for Events<'_> {
     type Item = TraceEvent;
 
     fn next(&mut self) -> Option<TraceEvent> {
-        if let Some(step) = self.steps.next() {
-            return Some(step.render());
-        }
-        let omitted = std::mem::take(&mut self.omitted);
-        (omitted > 0).then_some(TraceEvent::Truncated { omitted })
+        let event = self.next_event();
+        self.left = self.left.saturating_sub(usize::from(event.is_some()));
+        event
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = self.steps.len() + usize::from(self.omitted > 0);
-        (len, Some(len))
+        (self.left, Some(self.left))
+    }
+}
+
+impl Events<'_> {
+    fn next_event(&mut self) -> Option<TraceEvent> {
+        loop {
+            if let Some((run, index, left)) = &mut self.run {
+                let terms = run.record.terms();
+                while *left > 0 && *index < terms.len() {
+                    let at = *index;
+                    *index += 1;
+                    if matches!(terms[at], Term::Directive(_)) {
+                        *left -= 1;
+                        return Some(run.render(at));
+                    }
+                }
+                self.run = None;
+            }
+            match self.steps.next() {
+                Some(Step::Misses(run)) => self.run = Some((run, run.from as usize, run.shown)),
+                Some(step) => return Some(step.render()),
+                None => {
+                    let omitted = std::mem::take(&mut self.omitted);
+                    return (omitted > 0).then_some(TraceEvent::Truncated { omitted });
+                }
+            }
+        }
     }
 }
 
@@ -371,6 +428,45 @@ pub(crate) enum Step {
         domain: Arc<str>,
         detail: ExplanationStep,
     },
+    /// A run of terms that matched nothing and queried nothing (boxed: the
+    /// other steps are smaller).
+    Misses(Box<Misses>),
+}
+
+/// Terms `from..to` of `record`, evaluated without a match or a DNS query:
+/// each directive among them is a [`TraceEvent::Term`], the first `shown`
+/// of them recorded.
+#[derive(Clone)]
+pub(crate) struct Misses {
+    pub(crate) depth: u32,
+    pub(crate) domain: Arc<str>,
+    pub(crate) record: Arc<Record>,
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    pub(crate) shown: u32,
+    pub(crate) dns_lookups: u32,
+    pub(crate) void_lookups: u32,
+}
+
+impl Misses {
+    /// The index of the first directive in the run.
+    fn first(&self) -> usize {
+        let (from, to) = (self.from as usize, self.to as usize);
+        let terms = self.record.terms().get(from..to).unwrap_or_default();
+        from + terms.iter().position(|t| matches!(t, Term::Directive(_))).unwrap_or(0)
+    }
+
+    /// The event of the term at `index`.
+    fn render(&self, index: usize) -> TraceEvent {
+        TraceEvent::Term {
+            depth: self.depth,
+            domain: self.domain.to_string(),
+            term: self.record.term_text(index).to_string(),
+            matched: false,
+            dns_lookups: self.dns_lookups,
+            void_lookups: self.void_lookups,
+        }
+    }
 }
 
 impl Step {
@@ -428,6 +524,8 @@ impl Step {
                     }
                 },
             },
+            // Its first event ([`Events`] gives them all).
+            Step::Misses(run) => run.render(run.first()),
         }
     }
 }
