@@ -170,7 +170,7 @@ fn render_outcome(result: &crate::dns::LookupResult) -> QueryOutcome {
 /// terms that cannot match as an untraced one does. Rendering ([`Trace::iter`],
 /// [`Trace::events`], `Serialize`, `Debug`, `PartialEq`) allocates the
 /// events' text each time it is asked for, the same text whenever asked.
-/// Bound: at most [`MAX_EVENTS`] steps are kept; later ones are only
+/// Bound: at most [`MAX_EVENTS`] events are kept; later ones are only
 /// counted, and a last [`TraceEvent::Truncated`] says how many. A trace
 /// keeps the records and answers it refers to alive as long as it lives.
 ///
@@ -237,7 +237,8 @@ impl Trace {
             .filter(|t| matches!(t, Term::Directive(_)))
             .count();
         let shown = directives.min(MAX_EVENTS - self.events.min(MAX_EVENTS));
-        self.omitted += u32::try_from(directives - shown).unwrap_or(u32::MAX);
+        let omitted = u32::try_from(directives - shown).unwrap_or(u32::MAX);
+        self.omitted = self.omitted.saturating_add(omitted);
         if shown > 0 {
             self.events += shown;
             self.steps.push(Step::Misses(Box::new(Misses { shown: shown as u32, ..run })));
