@@ -507,7 +507,7 @@ fn run_cold(
             let eval = checker.check_blocking(check.ip, &check.mail_from, &check.helo);
             latencies.push(started.elapsed());
             if cold.critical_path {
-                depths.push(critical_path(&eval.trace));
+                depths.push(critical_path(&eval.trace.events()));
             }
             *results.entry(eval.result.to_string()).or_default() += 1;
             // Speculative queries still out count for this check.

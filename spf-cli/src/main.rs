@@ -10,7 +10,6 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use spf_core::dns::Zone;
 use spf_core::dns::{ResolverSettings, parse_nameserver};
-use spf_core::eval::TraceEvent;
 use spf_core::headers::{authentication_results, received_spf};
 use spf_core::{CheckRequest, Checker, CheckerConfig, DnsSource, Evaluation, SpfResult};
 
@@ -292,6 +291,6 @@ fn evaluation_json(eval: &Evaluation, receiver: Option<&str>, authserv: &str) ->
         "authorized": eval.authorized,
         "received_spf": received_spf(eval, receiver),
         "authentication_results": authentication_results(eval, authserv),
-        "trace": eval.trace.iter().collect::<Vec<&TraceEvent>>(),
+        "trace": eval.trace,
     })
 }

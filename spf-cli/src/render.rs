@@ -37,7 +37,7 @@ pub fn text(eval: &Evaluation, receiver: Option<&str>, authserv: &str, limits: &
         out.push_str("\ntrace:\n");
         let mut entered = Vec::new();
         for event in &eval.trace {
-            trace_line(&mut out, event, &mut entered);
+            trace_line(&mut out, &event, &mut entered);
         }
     }
     let _ = write!(out, "\n{}\n{}", received_spf(eval, receiver), authentication_results(eval, authserv));

@@ -310,7 +310,7 @@ fn run_case(case: &Case, zonedata: &Value, mode: Mode) -> Result<(), Failed> {
             let followed = on
                 .trace
                 .iter()
-                .any(|e| matches!(e, TraceEvent::Enter { depth: 1.., domain, .. } if **domain != *on.domain));
+                .any(|e| matches!(e, TraceEvent::Enter { depth: 1.., domain, .. } if *domain != *on.domain));
             if followed && stats.speculative_queries == 0 {
                 return Err(format!("nothing was speculated: {stats:?}\n{:#?}", on.trace).into());
             }

@@ -11,6 +11,7 @@ mod miss_path;
 mod properties;
 mod real_dns;
 mod speculation;
+mod trace;
 mod zone_file;
 
 /// A clock that moves only when told to (the cache's TTLs are tested with

@@ -14,9 +14,9 @@ use smallvec::SmallVec;
 use super::compile::Probe;
 use super::speculate::Plan;
 use super::target::{Via, expand_target, macro_vars, static_match};
+use super::trace::{Misses, NoRecordWhy, QueryName, Step};
 use super::{
-    AuthorizedSpace, CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, TraceEvent,
-    trace,
+    AuthorizedSpace, CheckOptions, Evaluation, LimitKind, Limits, Matched, Reason, SpfResult, Trace,
 };
 use crate::dns::{Answer, Lookup, LookupError, LookupResult, QueryBudget, RecordType, Records, TempFailure};
 use crate::input::{CheckRequest, Identity, valid_domain};
@@ -121,9 +121,6 @@ impl<L: Lookup> Evaluator<L> {
             }
             None => None,
         };
-        if run.trace_omitted > 0 {
-            run.trace.push(TraceEvent::Truncated { omitted: run.trace_omitted });
-        }
         let dns_queries = run.queries.sent();
         let evaluation = Evaluation {
             explanation,
@@ -178,7 +175,7 @@ impl<L: Lookup> Evaluator<L> {
 /// (modifiers, `ip4`/`ip6` ranges without it): the common run of a large
 /// provider record, scanned without any bookkeeping. Stops at the first term
 /// that needs the full path (a match, `all`, a DNS-querying mechanism).
-/// Only used when no trace is recorded, since the trace lists every term.
+/// A trace records the run skipped as one step ([`Misses`]).
 fn skip_static_misses(frame: &mut Frame, ip: IpAddr, mut probe: Option<&mut Probe>) {
     for term in &frame.record.terms()[frame.next.min(frame.record.terms().len())..] {
         let miss = match term {
@@ -248,9 +245,7 @@ pub(super) struct Run<'a, L> {
     pub(super) timestamp: Option<u64>,
     pub(super) dns_terms: u32,
     pub(super) void: u32,
-    pub(super) trace: Vec<TraceEvent>,
-    /// Trace events beyond the cap, counted only.
-    pub(super) trace_omitted: u32,
+    pub(super) trace: Trace,
     /// This check's speculative lookups, once a record had to be fetched.
     pub(super) plan: Option<Arc<Plan>>,
     /// `%{p}`, computed at most once per check.
@@ -282,9 +277,8 @@ impl<'a, L: Lookup> Run<'a, L> {
             timestamp: ev.options.timestamp,
             dns_terms: 0,
             void: 0,
-            trace: Vec::new(),
+            trace: Trace::default(),
             plan: None,
-            trace_omitted: 0,
             validated_name: None,
             budget: ExpansionBudget::default(),
             queries: Arc::new(QueryBudget::new(ev.options.limits.max_queries)),
@@ -299,17 +293,10 @@ impl<'a, L: Lookup> Run<'a, L> {
     }
 
     /// Whether to record the next trace event. The trace holds at most
-    /// [`trace::MAX_EVENTS`] events; later ones are only counted, so a huge
+    /// [`super::MAX_EVENTS`] events; later ones are only counted, so a huge
     /// record cannot make the trace huge.
     pub(super) fn tracing(&mut self) -> bool {
-        if !self.ev.options().trace {
-            return false;
-        }
-        if self.trace.len() < trace::MAX_EVENTS {
-            return true;
-        }
-        self.trace_omitted += 1;
-        false
+        self.ev.options().trace && self.trace.room()
     }
 
     /// The macro values for `domain` (§7.2). `%{t}` is read from the clock
@@ -348,13 +335,13 @@ impl<'a, L: Lookup> Run<'a, L> {
         self.expired
     }
 
-    pub(super) async fn query(&mut self, name: &str, rtype: RecordType, depth: u32) -> LookupResult {
+    pub(super) async fn query(&mut self, name: Name<'_>, rtype: RecordType, depth: u32) -> LookupResult {
         let result = if self.past_deadline() {
             Err(LookupError::Temporary(TempFailure::Timeout))
         } else if !self.queries.has_room() {
             Err(LookupError::Temporary(TempFailure::QueryLimit))
         } else {
-            let lookup = self.ev.lookup.lookup_charged(name, rtype, &self.queries);
+            let lookup = self.ev.lookup.lookup_charged(name.as_str(), rtype, &self.queries);
             match within(lookup, self.deadline).await {
                 Some(result) => result,
                 None => {
@@ -364,8 +351,8 @@ impl<'a, L: Lookup> Run<'a, L> {
             }
         };
         if self.tracing() {
-            let outcome = trace::render_outcome(&result);
-            self.trace.push(TraceEvent::Query { depth, name: name.to_string(), rtype, outcome });
+            let step = Step::Query { depth, name: name.traced(), rtype, result: result.clone() };
+            self.trace.push(step);
         }
         result
     }
@@ -461,7 +448,7 @@ impl<'a, L: Lookup> Run<'a, L> {
     /// includes or redirects to, without recursion.
     async fn run(&mut self, domain: &Arc<str>) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter { depth: 0, domain: domain.to_string(), via: Via::Check });
+            self.trace.push(Step::Enter { depth: 0, domain: Arc::clone(domain), via: Via::Check });
         }
         // §4.3: a malformed or single-label <domain> gives "none" at once.
         if !valid_domain(domain) {
@@ -497,8 +484,21 @@ impl<'a, L: Lookup> Run<'a, L> {
                 // `finish` returns the outcome when it empties the stack.
                 return Outcome::error(SpfResult::TempError, Reason::Deadline);
             };
-            if !self.ev.options().trace {
-                skip_static_misses(frame, self.request.ip(), self.probe.as_deref_mut());
+            let len = frame.record.terms().len();
+            let from = frame.next.min(len);
+            skip_static_misses(frame, self.request.ip(), self.probe.as_deref_mut());
+            let to = frame.next.min(len);
+            if to > from && self.ev.options().trace {
+                self.trace.push_misses(Misses {
+                    depth: frame.depth,
+                    domain: Arc::clone(&frame.domain),
+                    record: Arc::clone(&frame.record),
+                    from: u32::try_from(from).unwrap_or(u32::MAX),
+                    to: u32::try_from(to).unwrap_or(u32::MAX),
+                    shown: 0,
+                    dns_lookups: self.dns_terms,
+                    void_lookups: self.void,
+                });
             }
             let depth = frame.depth;
             let record = Arc::clone(&frame.record);
@@ -517,7 +517,13 @@ impl<'a, L: Lookup> Run<'a, L> {
                             Err(outcome) => outcome,
                         }
                     } else {
-                        match self.mechanism(directive, &domain, depth).await {
+                        let outcome = self.mechanism(directive, &domain, depth).await;
+                        if self.tracing() && !matches!(outcome, TermOutcome::Error(..)) {
+                            let matched = matches!(outcome, TermOutcome::Match);
+                            let step = self.term_step(&record, index, &domain, depth, matched);
+                            self.trace.push(step);
+                        }
+                        match outcome {
                             TermOutcome::NoMatch => continue,
                             TermOutcome::Match => {
                                 matched(directive, &record, index, &domain, self.request.ip())
@@ -556,11 +562,11 @@ impl<'a, L: Lookup> Run<'a, L> {
     }
 
     /// Emits the trace for a check that ended before any record was evaluated.
-    fn leave_early(&mut self, outcome: Outcome, domain: &str, depth: u32) -> Outcome {
+    fn leave_early(&mut self, outcome: Outcome, domain: &Arc<str>, depth: u32) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::Leave {
+            self.trace.push(Step::Leave {
                 depth,
-                domain: domain.to_string(),
+                domain: Arc::clone(domain),
                 result: outcome.result,
                 dns_lookups_spent: 0,
                 void_lookups_spent: 0,
@@ -598,7 +604,7 @@ impl<'a, L: Lookup> Run<'a, L> {
             return Err(Outcome::error(SpfResult::PermError, missing(shown)));
         };
         if self.tracing() {
-            self.trace.push(TraceEvent::Enter { depth: depth + 1, domain: target.to_string(), via });
+            self.trace.push(Step::Enter { depth: depth + 1, domain: Arc::clone(&target), via });
         }
         match self.fetch_record(&target, depth + 1).await {
             Ok(record) => Ok(Frame {
@@ -622,9 +628,9 @@ impl<'a, L: Lookup> Run<'a, L> {
                     _ => outcome,
                 };
                 if self.tracing() {
-                    self.trace.push(TraceEvent::Leave {
+                    self.trace.push(Step::Leave {
                         depth: depth + 1,
-                        domain: target.to_string(),
+                        domain: Arc::clone(&target),
                         result: outcome.result,
                         dns_lookups_spent: 0,
                         void_lookups_spent: self.void - void_at_entry,
@@ -642,9 +648,9 @@ impl<'a, L: Lookup> Run<'a, L> {
         loop {
             let frame = stack.pop()?;
             if self.tracing() {
-                self.trace.push(TraceEvent::Leave {
+                self.trace.push(Step::Leave {
                     depth: frame.depth,
-                    domain: frame.domain.to_string(),
+                    domain: Arc::clone(&frame.domain),
                     result: outcome.result,
                     dns_lookups_spent: self.dns_terms - frame.dns_at_entry,
                     void_lookups_spent: self.void - frame.void_at_entry,
@@ -670,7 +676,8 @@ impl<'a, L: Lookup> Run<'a, L> {
                     };
                     match outcome.result {
                         SpfResult::Pass => {
-                            self.trace_term(directive, parent, true);
+                            let (record, index) = (&parent.record, parent.next - 1);
+                            self.trace_term(record, index, &parent.domain, parent.depth, true);
                             outcome = matched(
                                 directive,
                                 &parent.record,
@@ -680,7 +687,8 @@ impl<'a, L: Lookup> Run<'a, L> {
                             );
                         }
                         SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => {
-                            self.trace_term(directive, parent, false);
+                            let (record, index) = (&parent.record, parent.next - 1);
+                            self.trace_term(record, index, &parent.domain, parent.depth, false);
                             return None;
                         }
                         SpfResult::None => {
@@ -697,52 +705,61 @@ impl<'a, L: Lookup> Run<'a, L> {
         }
     }
 
-    fn trace_term(&mut self, directive: &Directive, frame: &Frame, matched: bool) {
+    /// Traces the evaluation of the term at `index` in `record` (an
+    /// include, once its target's result is known).
+    fn trace_term(
+        &mut self,
+        record: &Arc<Record>,
+        index: usize,
+        domain: &Arc<str>,
+        depth: u32,
+        matched: bool,
+    ) {
         if self.tracing() {
-            self.trace.push(TraceEvent::Term {
-                depth: frame.depth,
-                domain: frame.domain.to_string(),
-                term: directive.to_string(),
-                matched,
-                dns_lookups: self.dns_terms,
-                void_lookups: self.void,
-            });
+            let step = self.term_step(record, index, domain, depth, matched);
+            self.trace.push(step);
+        }
+    }
+
+    /// The trace step of the term at `index` in `record`, evaluated now.
+    fn term_step(
+        &self,
+        record: &Arc<Record>,
+        index: usize,
+        domain: &Arc<str>,
+        depth: u32,
+        matched: bool,
+    ) -> Step {
+        Step::Term {
+            depth,
+            domain: Arc::clone(domain),
+            record: Arc::clone(record),
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            matched,
+            dns_lookups: self.dns_terms,
+            void_lookups: self.void,
         }
     }
 
     /// §4.4 and §4.5: the TXT lookup and record selection.
     /// On failure, the outcome and whether the TXT query itself was void
     /// (NXDOMAIN or no data).
-    async fn fetch_record(&mut self, domain: &str, depth: u32) -> Result<Arc<Record>, (Outcome, bool)> {
-        let result = self.query(domain, RecordType::Txt, depth).await;
+    async fn fetch_record(&mut self, domain: &Arc<str>, depth: u32) -> Result<Arc<Record>, (Outcome, bool)> {
+        let result = self.query(Name::Shared(domain), RecordType::Txt, depth).await;
         let txt = match result {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,
             Ok(_) => {
-                return Err((
-                    self.no_record(domain, depth, || "the answer held no TXT records".to_string(), None),
-                    true,
-                ));
+                return Err((self.no_record(domain, depth, || NoRecordWhy::NotTxt, None), true));
             }
             Err(LookupError::Temporary(failure)) => {
                 let (result, reason) = self.dns_failure(domain, RecordType::Txt, failure);
                 return Err((Outcome::error(result, reason), false));
             }
             Err(LookupError::NxDomain { .. }) => {
-                return Err((
-                    self.no_record(
-                        domain,
-                        depth,
-                        || "the domain does not exist (NXDOMAIN)".to_string(),
-                        None,
-                    ),
-                    true,
-                ));
+                return Err((self.no_record(domain, depth, || NoRecordWhy::NxDomain, None), true));
             }
             Err(LookupError::NoData { .. }) => {
-                return Err((
-                    self.no_record(domain, depth, || "the domain has no TXT records".to_string(), None),
-                    true,
-                ));
+                return Err((self.no_record(domain, depth, || NoRecordWhy::NoData, None), true));
             }
         };
         match txt.spf() {
@@ -753,10 +770,10 @@ impl<'a, L: Lookup> Run<'a, L> {
                     self.speculate(record, domain);
                 }
                 if self.tracing() {
-                    self.trace.push(TraceEvent::Record {
+                    self.trace.push(Step::Record {
                         depth,
-                        domain: domain.to_string(),
-                        record: trace::shorten(record.to_string()),
+                        domain: Arc::clone(domain),
+                        record: Arc::clone(record),
                     });
                 }
                 Ok(Arc::clone(record))
@@ -771,21 +788,21 @@ impl<'a, L: Lookup> Run<'a, L> {
             }
             SpfSelection::None { near_miss } => {
                 let near_miss = near_miss.as_deref().map(str::to_string);
-                let detail = || crate::record::describe_non_spf(txt.joined());
-                Err((self.no_record(domain, depth, detail, near_miss), false))
+                let why = || NoRecordWhy::NotSpf(Arc::clone(&txt));
+                Err((self.no_record(domain, depth, why, near_miss), false))
             }
         }
     }
 
     fn no_record(
         &mut self,
-        domain: &str,
+        domain: &Arc<str>,
         depth: u32,
-        detail: impl FnOnce() -> String,
+        why: impl FnOnce() -> NoRecordWhy,
         near_miss: Option<String>,
     ) -> Outcome {
         if self.tracing() {
-            self.trace.push(TraceEvent::NoRecord { depth, domain: domain.to_string(), detail: detail() });
+            self.trace.push(Step::NoRecord { depth, domain: Arc::clone(domain), why: why() });
         }
         Outcome::error(SpfResult::None, Reason::NoRecord { domain: domain.to_string(), near_miss })
     }
@@ -845,6 +862,36 @@ async fn within<F: std::future::Future>(work: F, deadline: Option<Deadline>) -> 
     match deadline {
         Some(Deadline { at, timers: true }) => tokio::time::timeout_at(at.into(), work).await.ok(),
         _ => Some(work.await),
+    }
+}
+
+/// A name to query, as the trace can hold it without copying it when the
+/// check already shares it.
+#[derive(Clone, Copy)]
+pub(super) enum Name<'a> {
+    /// A domain the check shares.
+    Shared(&'a Arc<str>),
+    /// The name at an index in an answer's list (MX exchanges, PTR names).
+    Listed(&'a Arc<[Box<str>]>, usize),
+    /// Any other name (copied only if traced).
+    Text(&'a str),
+}
+
+impl Name<'_> {
+    pub(super) fn as_str(&self) -> &str {
+        match *self {
+            Name::Shared(name) => name,
+            Name::Listed(names, index) => names.get(index).map_or("", |n| n),
+            Name::Text(name) => name,
+        }
+    }
+
+    fn traced(self) -> QueryName {
+        match self {
+            Name::Shared(name) => QueryName::Shared(Arc::clone(name)),
+            Name::Listed(names, index) => QueryName::Listed(Arc::clone(names), index),
+            Name::Text(name) => QueryName::Owned(name.into()),
+        }
     }
 }
 

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::TraceEvent;
-use super::check_host::Run;
+use super::check_host::{Name, Run};
+use super::trace::{ExplanationStep, Step};
 use crate::dns::{Answer, Lookup, LookupError, RecordType, Records};
 use crate::macros::{MacroContext, MacroLetter, MacroString};
 use crate::record::{DomainSpec, Record};
@@ -23,17 +23,15 @@ impl<L: Lookup> Run<'_, L> {
             match self.exp_text(spec, &domain, depth).await {
                 Ok(text) => {
                     if self.tracing() {
-                        self.trace.push(TraceEvent::Explanation {
-                            domain: domain.to_string(),
-                            detail: text.clone(),
-                        });
+                        let detail = ExplanationStep::Text(text.clone());
+                        self.trace.push(Step::Explanation { domain: Arc::clone(&domain), detail });
                     }
                     return text;
                 }
                 Err(why) => {
                     if self.tracing() {
-                        let detail = format!("exp= ignored ({why}); default explanation used");
-                        self.trace.push(TraceEvent::Explanation { domain: domain.to_string(), detail });
+                        let detail = ExplanationStep::Ignored(why);
+                        self.trace.push(Step::Explanation { domain: Arc::clone(&domain), detail });
                     }
                 }
             }
@@ -53,7 +51,7 @@ impl<L: Lookup> Run<'_, L> {
         depth: u32,
     ) -> Result<String, &'static str> {
         let name = self.target(spec, domain, depth).await.ok_or("invalid target name")?;
-        let txt = match self.query(&name, RecordType::Txt, depth).await {
+        let txt = match self.query(Name::Shared(&name), RecordType::Txt, depth).await {
             Ok(Answer { records: Records::Txt(txt), .. }) => txt,
             Ok(_) | Err(LookupError::NxDomain { .. }) | Err(LookupError::NoData { .. }) => {
                 return Err("no TXT record");

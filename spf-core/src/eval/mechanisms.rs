@@ -6,16 +6,17 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::check_host::{Run, TermOutcome, bool_outcome};
+use super::check_host::{Name, Run, TermOutcome, bool_outcome};
 use super::target::{in_v4, in_v6, static_match};
-use super::{LimitKind, Reason, SpfResult, TraceEvent, VoidCounting};
+use super::{LimitKind, Reason, SpfResult, VoidCounting};
 use crate::dns::{Answer, Lookup, LookupError, RecordType, Records};
 use crate::input::{is_subdomain, valid_name};
 use crate::macros::write_dotted_ip;
 use crate::record::{Directive, DomainSpec, DualCidr, Mechanism};
 
 impl<L: Lookup> Run<'_, L> {
-    /// Evaluates one mechanism other than `include` (§5).
+    /// Evaluates one mechanism other than `include` (§5); the caller
+    /// traces the term.
     pub(super) async fn mechanism(
         &mut self,
         directive: &Directive,
@@ -28,7 +29,7 @@ impl<L: Lookup> Run<'_, L> {
         {
             return TermOutcome::Error(SpfResult::PermError, reason);
         }
-        let outcome = match mechanism {
+        match mechanism {
             Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {
                 if let Some(probe) = &mut self.probe {
                     probe.note_mechanism(mechanism);
@@ -38,7 +39,9 @@ impl<L: Lookup> Run<'_, L> {
             Mechanism::A { domain: spec, cidr } => {
                 match self.target_or_current(spec.as_ref(), domain, depth).await {
                     None => self.void_no_match(directive, domain),
-                    Some(target) => self.address_match(directive, &target, *cidr, domain, depth, true).await,
+                    Some(target) => {
+                        self.address_match(directive, Name::Shared(&target), *cidr, domain, depth, true).await
+                    }
                 }
             }
             Mechanism::Mx { domain: spec, cidr } => {
@@ -58,25 +61,14 @@ impl<L: Lookup> Run<'_, L> {
             Mechanism::Exists(spec) => match self.target(spec, domain, depth).await {
                 None => self.void_no_match(directive, domain),
                 // §5.7: the lookup type is A even for an IPv6 client.
-                Some(target) => match self.query(&target, RecordType::A, depth).await {
+                Some(target) => match self.query(Name::Shared(&target), RecordType::A, depth).await {
                     Ok(_) => TermOutcome::Match,
                     Err(LookupError::Temporary(failure)) => self.dns_error(&target, RecordType::A, failure),
                     Err(_) => self.void_no_match(directive, domain),
                 },
             },
             Mechanism::Include(_) => TermOutcome::NoMatch,
-        };
-        if self.tracing() && !matches!(outcome, TermOutcome::Error(..)) {
-            self.trace.push(TraceEvent::Term {
-                depth,
-                domain: domain.to_string(),
-                term: directive.to_string(),
-                matched: matches!(outcome, TermOutcome::Match),
-                dns_lookups: self.dns_terms,
-                void_lookups: self.void,
-            });
         }
-        outcome
     }
 
     pub(super) async fn target_or_current(
@@ -105,7 +97,7 @@ impl<L: Lookup> Run<'_, L> {
     pub(super) async fn address_match(
         &mut self,
         term: &Directive,
-        name: &str,
+        name: Name<'_>,
         cidr: DualCidr,
         domain: &str,
         depth: u32,
@@ -129,7 +121,7 @@ impl<L: Lookup> Run<'_, L> {
                 IpAddr::V4(_) => TermOutcome::NoMatch,
             },
             Ok(_) => TermOutcome::NoMatch,
-            Err(LookupError::Temporary(failure)) => self.dns_error(name, rtype, failure),
+            Err(LookupError::Temporary(failure)) => self.dns_error(name.as_str(), rtype, failure),
             Err(_) if term_query || self.limits().void_counting == VoidCounting::PerLookup => {
                 self.void_no_match(term, domain)
             }
@@ -141,12 +133,12 @@ impl<L: Lookup> Run<'_, L> {
     pub(super) async fn mx(
         &mut self,
         term: &Directive,
-        target: &str,
+        target: &Arc<str>,
         cidr: DualCidr,
         domain: &str,
         depth: u32,
     ) -> TermOutcome {
-        let names = match self.query(target, RecordType::Mx, depth).await {
+        let names = match self.query(Name::Shared(target), RecordType::Mx, depth).await {
             Ok(Answer { records: Records::Mx(names), .. }) => names,
             Ok(_) => return TermOutcome::NoMatch,
             Err(LookupError::Temporary(failure)) => {
@@ -167,12 +159,12 @@ impl<L: Lookup> Run<'_, L> {
             };
             return TermOutcome::Error(SpfResult::PermError, reason);
         }
-        for name in names.iter() {
+        for (index, name) in names.iter().enumerate() {
             // A null MX (RFC 7505, exchange ".") names no host.
             if name.is_empty() || !valid_name(name) {
                 continue;
             }
-            match self.address_match(term, name, cidr, domain, depth, false).await {
+            match self.address_match(term, Name::Listed(&names, index), cidr, domain, depth, false).await {
                 TermOutcome::NoMatch => {}
                 other => return other,
             }
@@ -195,7 +187,7 @@ impl<L: Lookup> Run<'_, L> {
                 format!("{}.ip6.arpa", labels.join("."))
             }
         };
-        let names = match self.query(&reverse, RecordType::Ptr, depth).await? {
+        let names = match self.query(Name::Text(&reverse), RecordType::Ptr, depth).await? {
             Answer { records: Records::Ptr(names), .. } => names,
             _ => return Ok(Vec::new()),
         };
@@ -206,11 +198,11 @@ impl<L: Lookup> Run<'_, L> {
         let mut validated = Vec::new();
         // §4.6.4: "If this limit is exceeded, all records other than the
         // first 10 MUST be ignored."
-        for name in names.iter().take(self.limits().ptr_names as usize) {
+        for (index, name) in names.iter().enumerate().take(self.limits().ptr_names as usize) {
             if !valid_name(name) {
                 continue;
             }
-            let ok = match self.query(name, rtype, depth).await {
+            let ok = match self.query(Name::Listed(&names, index), rtype, depth).await {
                 Ok(Answer { records: Records::A(a), .. }) => {
                     a.iter().any(|a| IpAddr::V4(*a) == self.request.ip())
                 }

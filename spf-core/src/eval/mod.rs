@@ -30,6 +30,6 @@ pub use result::{
 pub use speculate::Speculation;
 pub use target::Via;
 pub(crate) use target::{BadTarget, expand_target};
-pub use trace::{MAX_EVENTS, QueryOutcome, TraceEvent};
+pub use trace::{Events, MAX_EVENTS, QueryOutcome, Trace, TraceEvent};
 
 pub use crate::input::Identity;

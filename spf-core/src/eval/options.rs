@@ -21,9 +21,11 @@ pub struct CheckOptions {
     pub default_explanation: MacroString,
     /// Record a trace of every step ([`Evaluation::trace`](super::Evaluation::trace)): how an
     /// admin sees why a check gave its result. Default off, in Rust, C,
-    /// Python and the CLI (`--trace`): it makes a warm check 2-3 times
-    /// slower; the result, its reason, the deciding term and domain and the
-    /// lookup counts are there without it.
+    /// Python and the CLI (`--trace`): a traced check runs the evaluator,
+    /// never a compiled policy, so a warm check is several times slower
+    /// (recording itself costs little: see [`Trace`](super::Trace)); the
+    /// result, its reason, the deciding term and domain and the lookup
+    /// counts are there without it.
     pub trace: bool,
     /// Fixed value for the `%{t}` macro; default the current time.
     pub timestamp: Option<u64>,

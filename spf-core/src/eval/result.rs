@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{TraceEvent, WideOpenThreshold};
+use super::{Trace, WideOpenThreshold};
 use crate::dns::{RecordType, TempFailure};
 use crate::input::{CheckRequest, Identity};
 use crate::record::{Mechanism, ParseError};
@@ -242,8 +242,9 @@ pub struct Evaluation {
     /// speculative ones, CNAME hops included; answers from the cache are
     /// free). At most [`Limits::max_queries`](super::Limits::max_queries).
     pub dns_queries: u32,
-    /// Each step, in order. Empty when tracing is off.
-    pub trace: Vec<TraceEvent>,
+    /// Each step, in order, recorded compactly and rendered when read
+    /// (see [`Trace`]). Empty when tracing is off.
+    pub trace: Trace,
     /// On `pass`: how much address space the sender's policy passes, exact
     /// when the [`Checker`](crate::Checker) has compiled the policy (the
     /// second check of a domain on), a lower bound otherwise (see
@@ -287,7 +288,7 @@ impl Evaluation {
             dns_lookups: 0,
             void_lookups: 0,
             dns_queries: 0,
-            trace: Vec::new(),
+            trace: Trace::default(),
             authorized: None,
             wide_open: false,
             policy: None,

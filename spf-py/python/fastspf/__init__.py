@@ -105,8 +105,9 @@ class Checker:
     :param max_dns_lookups: DNS-querying terms per check (default 10, RFC 7208 4.6.4).
     :param max_void_lookups: void lookups per check (default 2, RFC 7208 4.6.4).
     :param receiver: this host's name, for ``%{r}`` and Received-SPF.
-    :param trace: record each step in :attr:`Evaluation.trace` (default off: it makes a warm
-        check 2-3 times slower; result, reason, mechanism and domain are there without it).
+    :param trace: record each step in :attr:`Evaluation.trace` (default off: a traced check
+        runs the evaluator rather than a compiled policy, and reading the trace renders it;
+        result, reason, mechanism and domain are there without it).
     :param speculate: when a check has to fetch a record from DNS, start the
         lookups its include/redirect/a/mx terms will need at once (default
         True), so a first-seen sender costs the depth of its record tree in
