@@ -83,7 +83,9 @@ fn same(a: &Evaluation, b: &Evaluation) {
 
 #[test]
 fn three_includes_are_asked_at_once() {
-    let delay = Duration::from_millis(300);
+    // Long enough that "asked before the first answer could come back"
+    // cannot be lost to a loaded machine's scheduling pauses.
+    let delay = Duration::from_millis(1000);
     let server = TestDns::start(ZONE);
     for name in ["a.inc.test", "b.inc.test", "c.inc.test"] {
         server.delay(name, delay);
@@ -128,12 +130,17 @@ fn nested_includes_cost_one_trip_per_level() {
     server.delay("l2.deep.test", delay);
     let fast = checker(&server, Speculation::default());
     assert_eq!(check(&fast, "192.0.2.7", "x@deep.test").result, SpfResult::Pass);
-    // l2 is named only in l1's record: it is asked as soon as that arrives
-    // (by the speculative task), one level after l1.
+    // l2 is named only in l1's record: it is asked after l1's answer (the
+    // server holds that answer for `delay`: an exact lower bound), by the
+    // speculative task as that answer arrives (both queries speculative,
+    // both then read by the evaluation). No upper bound on the gap is
+    // asserted: on a loaded machine it measures the scheduler, not the
+    // library (a run beside two builds once took 414 ms for a 200 ms level).
     let gap = asked_at(&server, "l2.deep.test", "TXT") - asked_at(&server, "l1.deep.test", "TXT");
-    assert!(gap >= delay && gap < 2 * delay, "{gap:?}");
+    assert!(gap >= delay, "{gap:?}");
     let stats = fast.cache_stats();
     assert_eq!((stats.speculative_queries, stats.speculative_used), (2, 2), "{stats:?}");
+    assert_eq!(server.count("l2.deep.test", "TXT"), 1, "the evaluation joined the speculative query");
 }
 
 #[test]
@@ -149,7 +156,8 @@ fn nothing_is_started_past_a_match_that_needs_no_dns() {
 
 #[test]
 fn mx_hosts_are_asked_when_the_mx_answer_arrives() {
-    let delay = Duration::from_millis(200);
+    // As in `three_includes_are_asked_at_once`: far above any pause.
+    let delay = Duration::from_millis(1000);
     let server = TestDns::start(ZONE);
     server.delay("mx1.mxd.test", delay);
     server.delay("mx2.mxd.test", delay);
