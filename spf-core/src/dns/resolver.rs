@@ -16,7 +16,7 @@
 //!
 //! What it does: one question per exchange, a random 16-bit ID and a fresh
 //! socket (a random source port, chosen by the operating system) per
-//! question; an answer is accepted only from the server asked, with the ID
+//! question to a nameserver elsewhere; an answer is accepted only from the server asked, with the ID
 //! and the question asked (anything else is ignored, not a failure); EDNS0
 //! with a 1,232-octet UDP payload; a truncated answer is asked again over
 //! TCP. `attempts` tries in all, rotating over the nameservers, each waiting
@@ -25,10 +25,24 @@
 //! stops at an alias whose target it does not answer for (an authoritative
 //! server does that for targets outside its zones), the target is asked in
 //! a new question.
+//!
+//! A nameserver on the same host (a loopback address: a local Unbound,
+//! Knot Resolver, systemd-resolved) is asked through connected UDP sockets
+//! kept between questions ([`SocketPool`]), at most
+//! [`SocketPool::MAX_IDLE`] idle per nameserver: a fresh socket costs
+//! the kernel a socket, a port search, a connect and a close per question,
+//! about a fifth of a question's client-side work against such a server.
+//! A fresh random port per question (RFC 5452 §9.2) defends against
+//! forgers off the path, who cannot reach a loopback address: the kernel
+//! drops datagrams for 127.0.0.0/8 or ::1 that arrive on any other
+//! interface. A socket goes back to the pool only after it read the
+//! answer it waited for; one whose try failed or was abandoned is closed,
+//! and a late datagram left on a kept socket is skipped like any other
+//! that does not answer the question (the ID and the question).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
@@ -113,6 +127,60 @@ pub struct Resolver {
     attempts: usize,
     /// How long the nameservers take to answer, shared by the clones.
     latency: Arc<LatencyGauge>,
+    /// For each of `servers`, its kept sockets if it is on this host.
+    pools: Arc<[Option<SocketPool>]>,
+}
+
+/// Idle connected UDP sockets to one nameserver on this host (see the
+/// module documentation). Kept unregistered (plain `std` sockets), so a
+/// socket can serve a question on any runtime and thread.
+///
+/// A forked process shares its parent's sockets: were both to ask through
+/// one, either could read the other's answers. So the pool remembers the
+/// process that filled it, and a process that finds another's sockets
+/// closes its copies and opens its own.
+#[derive(Debug, Default)]
+struct SocketPool {
+    idle: Mutex<Idle>,
+}
+
+#[derive(Debug, Default)]
+struct Idle {
+    /// The process the sockets belong to.
+    pid: u32,
+    sockets: Vec<std::net::UdpSocket>,
+}
+
+impl SocketPool {
+    /// Most sockets kept idle per nameserver: questions in flight beyond
+    /// this many at once open fresh sockets and close them after.
+    const MAX_IDLE: usize = 32;
+
+    fn take(&self) -> Option<std::net::UdpSocket> {
+        self.take_in(std::process::id())
+    }
+
+    fn take_in(&self, pid: u32) -> Option<std::net::UdpSocket> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.pid != pid {
+            // Another process's (a parent's, before a fork): not ours to use.
+            idle.sockets.clear();
+            idle.pid = pid;
+        }
+        idle.sockets.pop()
+    }
+
+    fn put(&self, socket: std::net::UdpSocket) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.sockets.len() < Self::MAX_IDLE {
+            idle.sockets.push(socket);
+        }
+    }
+
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).sockets.len()
+    }
 }
 
 /// A running average of the time one try takes (from sending the question
@@ -168,7 +236,9 @@ impl Resolver {
         if servers.is_empty() {
             return Err(Error::Resolver("no nameserver configured".to_string()));
         }
+        let pools = servers.iter().map(|s| s.ip().is_loopback().then(SocketPool::default)).collect();
         Ok(Resolver {
+            pools,
             servers: servers.into(),
             timeout: settings.timeout,
             attempts: settings.attempts.max(1),
@@ -210,10 +280,12 @@ impl Resolver {
         let mut failure = TempFailure::Timeout;
         let mut refused_by = 0;
         for attempt in 0..self.attempts {
-            let server = self.servers[attempt % self.servers.len()];
+            let index = attempt % self.servers.len();
+            let (server, pool) = (self.servers[index], self.pools[index].as_ref());
             let sent = Instant::now();
             let answer =
-                tokio::time::timeout(self.timeout, exchange_with(server, &bytes, id, name, rtype)).await;
+                tokio::time::timeout(self.timeout, exchange_with(server, pool, &bytes, id, name, rtype))
+                    .await;
             if matches!(answer, Ok(Ok(_)) | Err(_)) {
                 self.latency.record(sent.elapsed());
             }
@@ -255,12 +327,13 @@ fn system_nameservers() -> Result<Vec<SocketAddr>, Error> {
 /// One try at one nameserver: UDP, then TCP when the answer is truncated.
 async fn exchange_with(
     server: SocketAddr,
+    pool: Option<&SocketPool>,
     request: &[u8],
     id: u16,
     name: &Name,
     rtype: WireType,
 ) -> Result<Message, TempFailure> {
-    let response = udp_exchange(server, request, id, name, rtype).await?;
+    let response = udp_exchange(server, pool, request, id, name, rtype).await?;
     if response.metadata.truncation {
         return tcp_exchange(server, request, id, name, rtype).await;
     }
@@ -280,26 +353,42 @@ fn answers(response: &Message, id: u16, name: &Name, rtype: WireType) -> bool {
         && matches!(response.queries.as_slice(), [q] if q.name() == name && q.query_type() == rtype && q.query_class() == DNSClass::IN)
 }
 
+/// A non-blocking UDP socket connected to `server`; connecting binds it to
+/// a port the operating system picks at random.
+fn connected_socket(server: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(server), Type::DGRAM.nonblocking(), Some(Protocol::UDP))?;
+    // Connected: the kernel drops datagrams from any other address.
+    socket.connect(&server.into())?;
+    Ok(socket.into())
+}
+
 async fn udp_exchange(
     server: SocketAddr,
+    pool: Option<&SocketPool>,
     request: &[u8],
     id: u16,
     name: &Name,
     rtype: WireType,
 ) -> Result<Message, TempFailure> {
-    let local: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    let socket = match pool.and_then(SocketPool::take) {
+        Some(kept) => kept,
+        None => connected_socket(server).map_err(io_failure)?,
     };
-    let socket = tokio::net::UdpSocket::bind(local).await.map_err(io_failure)?;
-    // Connected: the kernel drops datagrams from any other address.
-    socket.connect(server).await.map_err(io_failure)?;
+    let socket = tokio::net::UdpSocket::from_std(socket).map_err(io_failure)?;
     socket.send(request).await.map_err(io_failure)?;
     let mut buffer = vec![0u8; MAX_UDP_ANSWER];
     loop {
         let len = socket.recv(&mut buffer).await.map_err(io_failure)?;
         match decode(&buffer[..len]) {
-            Ok(response) if answers(&response, id, name, rtype) => return Ok(response),
+            Ok(response) if answers(&response, id, name, rtype) => {
+                if let Some(pool) = pool
+                    && let Ok(socket) = socket.into_std()
+                {
+                    pool.put(socket);
+                }
+                return Ok(response);
+            }
             // A response with our ID that cannot be read (an empty TXT
             // RDATA, a broken name): a failed try now, not a wait for the
             // timeout.
@@ -308,7 +397,8 @@ async fn udp_exchange(
             {
                 return Err(TempFailure::Other(format!("malformed answer: {error}").into()));
             }
-            // Not an answer to this question (a stray or forged datagram):
+            // Not an answer to this question (a stray or forged datagram,
+            // or a late answer to an earlier question on a kept socket):
             // keep waiting, within the try's timeout.
             _ => {}
         }
@@ -536,6 +626,211 @@ impl Lookup for Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::rdata::A;
+    use std::net::{Ipv4Addr, UdpSocket};
+    use std::sync::mpsc;
+
+    /// How the stub nameserver below misbehaves.
+    #[derive(Clone, Copy, Default)]
+    struct Faults {
+        /// Sends every answer twice.
+        twice: bool,
+        /// Never answers the first question.
+        drop_first: bool,
+        /// Answers nothing until this many questions came, then all.
+        hold: usize,
+    }
+
+    /// A nameserver on 127.0.0.1 that answers `hK.example A` with
+    /// 192.0.2.K and logs each question's source port. Stopped on drop.
+    struct Stub {
+        addr: SocketAddr,
+        ports: mpsc::Receiver<u16>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Stub {
+        fn start(faults: Faults) -> Stub {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let addr = socket.local_addr().expect("addr");
+            let (tx, ports) = mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                let mut held = Vec::new();
+                let mut first = true;
+                let mut buffer = [0u8; 512];
+                while let Ok((len, from)) = socket.recv_from(&mut buffer) {
+                    let Ok(query) = Message::from_vec(&buffer[..len]) else { return }; // "stop"
+                    let _ = tx.send(from.port());
+                    if std::mem::take(&mut first) && faults.drop_first {
+                        continue;
+                    }
+                    held.push((query, from));
+                    if held.len() < faults.hold {
+                        continue;
+                    }
+                    for (query, from) in held.drain(..) {
+                        let bytes = Self::answer(&query).to_vec().expect("encode");
+                        for _ in 0..if faults.twice { 2 } else { 1 } {
+                            socket.send_to(&bytes, from).expect("send");
+                        }
+                    }
+                }
+            });
+            Stub { addr, ports, thread: Some(thread) }
+        }
+
+        fn answer(query: &Message) -> Message {
+            let mut response = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+            response.metadata.recursion_desired = true;
+            let asked = query.queries[0].clone();
+            let name = asked.name().clone();
+            let label = String::from_utf8_lossy(name.iter().next().expect("label")).into_owned();
+            let octet = label.trim_start_matches('h').parse().expect("hK");
+            response.add_query(asked);
+            response.add_answer(Record::from_rdata(name, 60, RData::A(A(Ipv4Addr::new(192, 0, 2, octet)))));
+            response
+        }
+
+        fn resolver(&self, timeout: Duration) -> Resolver {
+            let settings = ResolverSettings::default()
+                .with_nameservers(vec![self.addr])
+                .with_timeout(timeout)
+                .with_attempts(1);
+            Resolver::new(&settings).expect("resolver")
+        }
+
+        /// The source ports of the questions so far.
+        fn ports(&self) -> Vec<u16> {
+            self.ports.try_iter().collect()
+        }
+    }
+
+    impl Drop for Stub {
+        fn drop(&mut self) {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let _ = socket.send_to(b"stop", self.addr);
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    fn block_on<F: std::future::Future>(work: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(work)
+    }
+
+    async fn address(resolver: &Resolver, k: u8) -> Result<Ipv4Addr, LookupError> {
+        match resolver.lookup(&format!("h{k}.example"), RecordType::A).await?.records {
+            Records::A(a) => Ok(a[0]),
+            other => panic!("not A records: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn questions_to_a_loopback_nameserver_share_one_kept_socket() {
+        let stub = Stub::start(Faults::default());
+        let resolver = stub.resolver(Duration::from_secs(5));
+        block_on(async {
+            for k in 1..=5 {
+                assert_eq!(address(&resolver, k).await.expect("answer"), Ipv4Addr::new(192, 0, 2, k));
+            }
+        });
+        let ports = stub.ports();
+        assert_eq!(ports.len(), 5);
+        assert!(ports.iter().all(|&p| p == ports[0]), "one socket asked all five: {ports:?}");
+        assert_eq!(resolver.pools[0].as_ref().map(SocketPool::idle), Some(1));
+    }
+
+    #[test]
+    fn a_late_duplicate_left_on_a_kept_socket_is_skipped() {
+        let stub = Stub::start(Faults { twice: true, ..Faults::default() });
+        let resolver = stub.resolver(Duration::from_secs(5));
+        block_on(async {
+            // Each question after the first finds the previous answer's
+            // duplicate waiting on the kept socket before its own.
+            for k in 1..=4 {
+                assert_eq!(address(&resolver, k).await.expect("answer"), Ipv4Addr::new(192, 0, 2, k));
+            }
+        });
+        assert_eq!(stub.ports().len(), 4);
+    }
+
+    #[test]
+    fn a_socket_whose_try_failed_is_closed_not_kept() {
+        let stub = Stub::start(Faults { drop_first: true, ..Faults::default() });
+        let resolver = stub.resolver(Duration::from_millis(200));
+        block_on(async {
+            assert!(matches!(address(&resolver, 1).await, Err(LookupError::Temporary(TempFailure::Timeout))));
+            assert_eq!(resolver.pools[0].as_ref().map(SocketPool::idle), Some(0));
+            // The next question opens a socket of its own.
+            assert_eq!(address(&resolver, 2).await.expect("answer"), Ipv4Addr::new(192, 0, 2, 2));
+        });
+        let ports = stub.ports();
+        assert_eq!(ports.len(), 2);
+        assert_ne!(ports[0], ports[1]);
+    }
+
+    #[test]
+    fn at_most_max_idle_sockets_are_kept() {
+        let questions = SocketPool::MAX_IDLE + 8;
+        let stub = Stub::start(Faults { hold: questions, ..Faults::default() });
+        let resolver = stub.resolver(Duration::from_secs(30));
+        block_on(async {
+            // All in flight at once: the stub answers when the last came.
+            let lookups = (1..=questions).map(|k| address(&resolver, u8::try_from(k).expect("k")));
+            for (k, answer) in (1..).zip(futures_join_all(lookups).await) {
+                assert_eq!(answer.expect("answer"), Ipv4Addr::new(192, 0, 2, k));
+            }
+        });
+        let mut ports = stub.ports();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), questions, "one socket per question in flight");
+        assert_eq!(resolver.pools[0].as_ref().map(SocketPool::idle), Some(SocketPool::MAX_IDLE));
+    }
+
+    /// Polls every future until all are done (the crate has no `futures`).
+    async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+        let mut futures: Vec<_> = futures.map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(value) => *output = Some(value),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        })
+        .await;
+        outputs.into_iter().map(|o| o.expect("done")).collect()
+    }
+
+    #[test]
+    fn a_process_does_not_ask_through_sockets_another_process_kept() {
+        let stub = Stub::start(Faults::default());
+        let resolver = stub.resolver(Duration::from_secs(5));
+        block_on(address(&resolver, 1)).expect("answer");
+        let pool = resolver.pools[0].as_ref().expect("loopback");
+        assert_eq!(pool.idle(), 1);
+        // As a forked child would see its parent's pool.
+        assert!(pool.take_in(std::process::id().wrapping_add(1)).is_none());
+        assert_eq!(pool.idle(), 0);
+    }
+
+    #[test]
+    fn a_nameserver_elsewhere_gets_a_fresh_socket_per_question() {
+        let settings = ResolverSettings::default().with_nameservers(vec![
+            "192.0.2.53:53".parse().expect("addr"),
+            "[::1]:53".parse().expect("addr"),
+        ]);
+        let resolver = Resolver::new(&settings).expect("resolver");
+        assert!(resolver.pools[0].is_none());
+        assert!(resolver.pools[1].is_some());
+    }
 
     #[test]
     fn the_average_needs_eight_tries_and_weighs_each_new_one_an_eighth() {
