@@ -490,6 +490,7 @@ pub struct MacroVars<'a> {
 
 /// Expands one macro into `out`; returns the octets of its value read.
 fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) -> usize {
+    let transformed = e.keep.is_some() || e.reverse || e.delimiters != 0 || e.url_escape;
     let mut scratch = String::new();
     let value: &str = match e.letter {
         MacroLetter::Sender => vars.sender,
@@ -503,22 +504,15 @@ fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) -> usize 
             IpAddr::V4(_) => "in-addr",
             IpAddr::V6(_) => "ip6",
         },
-        MacroLetter::Ip => {
-            write_dotted_ip(vars.ip, &mut scratch);
-            &scratch
+        // A plain `%{i}`, `%{c}` or `%{t}` (the usual explanation) is
+        // written straight into `out`, with no scratch string.
+        letter if !transformed => {
+            let start = out.len();
+            write_computed(letter, vars, out);
+            return out.len() - start;
         }
-        MacroLetter::ClientIp => {
-            // §7.3: `c` is the "readable" form; RFC 5952 for IPv6.
-            match vars.ip {
-                IpAddr::V4(v4) => write_ipv4(v4, &mut scratch),
-                IpAddr::V6(v6) => {
-                    let _ = write!(scratch, "{v6}");
-                }
-            }
-            &scratch
-        }
-        MacroLetter::Timestamp => {
-            let _ = write!(scratch, "{}", vars.timestamp);
+        letter => {
+            write_computed(letter, vars, &mut scratch);
             &scratch
         }
     };
@@ -549,6 +543,25 @@ fn expand_one(e: &MacroExpand, vars: &MacroVars<'_>, out: &mut String) -> usize 
         url_escape_into(&expanded, out);
     }
     value.len()
+}
+
+/// Writes the value of `i`, `c` or `t`: the macros whose text is made, not
+/// read from a string (nothing for another letter).
+fn write_computed(letter: MacroLetter, vars: &MacroVars<'_>, out: &mut String) {
+    match letter {
+        MacroLetter::Ip => write_dotted_ip(vars.ip, out),
+        // §7.3: `c` is the "readable" form; RFC 5952 for IPv6.
+        MacroLetter::ClientIp => match vars.ip {
+            IpAddr::V4(v4) => write_ipv4(v4, out),
+            IpAddr::V6(v6) => {
+                let _ = write!(out, "{v6}");
+            }
+        },
+        MacroLetter::Timestamp => {
+            let _ = write!(out, "{}", vars.timestamp);
+        }
+        _ => {}
+    }
 }
 
 /// Writes `<ip>` as the `i` macro has it: dotted quad, or 32 dot-separated
